@@ -25,12 +25,14 @@ help:
 venv: $(STAMP)
 
 # The venv is (re)built when it is missing or older than requirements.txt or pyproject.toml.
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml tools/jupyterlab_overrides.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@# jupyterlab-rise pulls jupyterlab-mathjax3, which clashes with JupyterLab 4's own MathJax.
 	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyterlab/mathjax3-extension
+	@# Offline classrooms: JupyterLab must not ask the internet for news or updates.
+	install -D -m 644 tools/jupyterlab_overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
 
 lab: $(STAMP)

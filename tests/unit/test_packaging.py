@@ -73,3 +73,11 @@ def test_clashing_mathjax_extension_is_disabled_in_the_venv():
     disabled = json.loads(config.read_text())["disabledExtensions"]
     assert disabled.get("@jupyterlab/mathjax3-extension") is True
     assert not disabled.get("@jupyterlab/mathjax-extension"), "JupyterLab's own MathJax must stay"
+
+
+def test_jupyterlab_does_not_ask_the_internet_for_news():
+    overrides = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    if not overrides.exists():
+        pytest.skip(f"not running inside the course venv ({sys.prefix})")
+    settings = json.loads(overrides.read_text())["@jupyterlab/apputils-extension:notification"]
+    assert settings["fetchNews"] == "false" and settings["checkForUpdates"] is False
