@@ -9,7 +9,7 @@ PORT ?= 8888
 # Parallel workers for pytest-xdist: every core by default.
 WORKERS ?= auto
 
-.PHONY: venv lab test test-full test-unit bench lint sync student slides execute coverage clean-venv help
+.PHONY: venv lab test test-full test-unit bench lint spell sync student slides execute coverage clean-venv help
 
 help:
 	@echo "make lab        create .venv if needed, open JupyterLab on notebooks/"
@@ -17,6 +17,7 @@ help:
 	@echo "make test-full  the notebooks in the full profile (GPU, real sizes and epochs)"
 	@echo "make bench      benchmarks: ratios against PyTorch measured in the same run"
 	@echo "make lint       ruff over course_lib, tests, tools and bench"
+	@echo "make spell      hunspell over the markdown of every notebook and README"
 	@echo "make sync       copy code cells from notebooks/sk to sr and ru (SRC=sr to start elsewhere)"
 	@echo "make student    student versions of the notebooks under student/"
 	@echo "make slides     reveal.js slides of every notebook under build/slides/"
@@ -61,6 +62,9 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check course_lib tests tools bench
 	$(BIN)/python tools/sync_code.py --check
+
+spell: $(STAMP)
+	$(BIN)/python tools/spell.py
 
 sync: $(STAMP)
 	$(BIN)/python tools/sync_code.py --source $${SRC:-sk}
