@@ -20,6 +20,10 @@ for var, sub in {
 }.items():
     os.environ.setdefault(var, str(_tmp / sub))
 os.environ.setdefault("COURSE_PROFILE", "quick")
+# pytest-xdist runs one worker per core: one thread per worker (and per notebook kernel) avoids
+# oversubscribing the cores, which slows small tensor operations by an order of magnitude.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")

@@ -78,11 +78,11 @@ def mnist1d(num_samples: int = 5000, seed: int = 42):
 
     args = get_dataset_args()
     args.num_samples, args.seed, args.train_split = num_samples, seed, 1.0
-    state = np.random.get_state()
+    state = np.random.get_state()  # noqa: NPY002 (mnist1d seeds the global RNG)
     try:
         data = make_dataset(args)
     finally:
-        np.random.set_state(state)
+        np.random.set_state(state)  # noqa: NPY002
     x = np.concatenate([data["x"], data["x_test"]]) if len(data["x_test"]) else data["x"]
     y = np.concatenate([data["y"], data["y_test"]]) if len(data["y_test"]) else data["y"]
     return torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.long)

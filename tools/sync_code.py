@@ -89,7 +89,7 @@ def sync(root: Path = NOTEBOOKS, source_lang: str = "sk") -> tuple[list[str], li
                 continue
             nb = read(path)
             if [c["cell_type"] for c in nb["cells"]] != [c["cell_type"] for c in ref["cells"]]:
-                problems.append(f"{lang}/{name}: cells differ in number or type; align them by hand")
+                problems.append(f"{lang}/{name}: cells differ in number or type; align by hand")
                 continue
             touched = False
             for i, (ca, cb) in enumerate(zip(ref["cells"], nb["cells"], strict=True)):

@@ -1,0 +1,264 @@
+"""Batch normalization from scratch; shift and scale layers; inserting them into a network.
+
+Batch norm (Ioffe and Szegedy, 2015) for inputs ``(N, C)``, ``(N, C, L)`` or ``(N, C, H, W)``,
+per channel ``c`` over the ``m`` values of the batch (and positions) in that channel::
+
+    mu_c      = (1 / m) * sum x
+    sigma_c^2 = (1 / m) * sum (x - mu_c)^2
+    x_hat     = (x - mu_c) / sqrt(sigma_c^2 + eps)
+    y         = gamma_c * x_hat + beta_c
+
+Training uses the batch's ``mu`` and ``sigma^2`` and updates running averages; evaluation uses
+the running averages, so one example's output does not depend on the rest of its batch.
+
+Shift and scale layers (the Slovak thesis defence): learned constants added to, or multiplied
+with, the activations, at one of three granularities. For a per-example shape ``(D,)`` or
+``(C, H, W)``, the number of parameters of one layer is
+
+============ ======================= ===========================
+granularity  parameters              for (D,)  /  for (C, H, W)
+============ ======================= ===========================
+element      one per activation      D  /  C * H * W
+channel      one per channel         D  /  C
+layer        one for the whole layer 1  /  1
+============ ======================= ===========================
+
+``insert_shift_scale`` places them after the input and after every activation but the last.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from .i18n import CourseError
+from .init import ACTIVATIONS
+
+GRANULARITIES = ("element", "channel", "layer")
+
+
+class _BatchNorm(nn.Module):
+    """Batch norm over every dimension but the channel dimension 1; the arguments of torch's."""
+
+    input_dims: tuple[int, ...]
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+    ):
+        super().__init__()
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = nn.Parameter(torch.ones(num_features))
+            self.bias = nn.Parameter(torch.zeros(num_features))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", torch.zeros(num_features))
+            self.register_buffer("running_var", torch.ones(num_features))
+            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x`` of shape ``(N, C, *positions)`` -> ``y`` of the same shape."""
+        if x.dim() not in self.input_dims:
+            raise CourseError(
+                "normalization.bad_input_dim", layer=type(self).__name__,
+                expected=" / ".join(f"{d}D" for d in self.input_dims), got=x.dim(),
+            )
+        over = [0, *range(2, x.dim())]
+        channel = (1, -1) + (1,) * (x.dim() - 2)
+        if self.training or not self.track_running_stats:
+            m = x.numel() // x.size(1)
+            if self.training and m == 1:
+                raise CourseError("normalization.one_value", shape=tuple(x.shape))
+            mu = x.mean(dim=over, keepdim=True)
+            var = ((x - mu) ** 2).mean(dim=over, keepdim=True)
+            if self.training and self.track_running_stats:
+                self._update_running_stats(mu.flatten(), var.flatten(), m)
+        else:
+            mu = self.running_mean.view(channel)
+            var = self.running_var.view(channel)
+        x_hat = (x - mu) / torch.sqrt(var + self.eps)
+        if not self.affine:
+            return x_hat
+        return self.weight.view(channel) * x_hat + self.bias.view(channel)
+
+    @torch.no_grad()
+    def _update_running_stats(self, mu: Tensor, var: Tensor, m: int) -> None:
+        """``r <- (1 - momentum) * r + momentum * batch value``, with the unbiased variance
+        ``var * m / (m - 1)``. ``momentum=None`` gives the plain average of all batches so far."""
+        self.num_batches_tracked += 1
+        momentum = self.momentum
+        if momentum is None:
+            momentum = 1.0 / self.num_batches_tracked.item()
+        self.running_mean.mul_(1 - momentum).add_(momentum * mu)
+        self.running_var.mul_(1 - momentum).add_(momentum * var * m / (m - 1))
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm of ``(N, C)`` or ``(N, C, L)`` inputs, per feature ``C``: like nn.BatchNorm1d."""
+
+    input_dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm of ``(N, C, H, W)`` images, per channel: like nn.BatchNorm2d."""
+
+    input_dims = (4,)
+
+
+def _per_example_shape(shape: int | tuple[int, ...]) -> tuple[int, ...]:
+    return (shape,) if isinstance(shape, int) else tuple(shape)
+
+
+def _check_granularity(granularity: str) -> None:
+    if granularity not in GRANULARITIES:
+        raise CourseError(
+            "normalization.unknown_granularity", name=granularity, known=", ".join(GRANULARITIES)
+        )
+
+
+def parameter_shape(shape: int | tuple[int, ...], granularity: str) -> tuple[int, ...]:
+    """Shape of the parameter of a Shift or Scale layer: ``shape`` (element), ``(C,)``
+    (channel) or ``()`` (layer), for a per-example ``shape`` ``D``, ``(D,)`` or ``(C, H, W)``."""
+    _check_granularity(granularity)
+    shape = _per_example_shape(shape)
+    return {"element": shape, "channel": shape[:1], "layer": ()}[granularity]
+
+
+def _broadcast(param: Tensor, x: Tensor, granularity: str) -> Tensor:
+    """A channel parameter ``(C,)`` viewed as ``(C, 1, ..., 1)`` to meet ``x`` on dimension 1."""
+    if granularity == "channel":
+        return param.view(-1, *(1,) * (x.dim() - 2))
+    return param
+
+
+class Shift(nn.Module):
+    """``y = x + b``: learned shift ``b`` (initially 0) of ``parameter_shape(shape, granularity)``.
+
+    ``x``: ``(N, *shape)``, e.g. ``(N, D)`` or ``(N, C, H, W)``; ``y``: the same shape. The
+    per-example ``shape`` matters for ``element`` (and its first entry for ``channel``).
+    """
+
+    def __init__(self, shape: int | tuple[int, ...], granularity: str):
+        super().__init__()
+        self.granularity = granularity
+        self.b = nn.Parameter(torch.zeros(parameter_shape(shape, granularity)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + _broadcast(self.b, x, self.granularity)
+
+    def extra_repr(self) -> str:
+        return f"{tuple(self.b.shape)}, granularity={self.granularity!r}"
+
+
+class Scale(nn.Module):
+    """``y = a * x``: learned scale ``a`` (initially 1) of ``parameter_shape(shape, granularity)``.
+
+    Shapes as for ``Shift``.
+    """
+
+    def __init__(self, shape: int | tuple[int, ...], granularity: str):
+        super().__init__()
+        self.granularity = granularity
+        self.a = nn.Parameter(torch.ones(parameter_shape(shape, granularity)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _broadcast(self.a, x, self.granularity) * x
+
+    def extra_repr(self) -> str:
+        return f"{tuple(self.a.shape)}, granularity={self.granularity!r}"
+
+
+def insert_shift_scale(
+    model: nn.Sequential,
+    shift: str | None = None,
+    scale: str | None = None,
+    *,
+    example_input: Tensor,
+) -> nn.Sequential:
+    """A copy of ``model`` with ``Scale(scale)`` then ``Shift(shift)`` after the input and after
+    every activation but the last (``None`` leaves that layer out).
+
+    Scale comes first, so the pair computes ``a * x + b``, the affine step of batch norm.
+    "The last activation" is the network's output activation (softmax in the thesis), so an
+    activation gets the layers when a layer with parameters still follows it: in PyTorch the
+    softmax usually sits inside the loss, and the last hidden ReLU is then not the last
+    activation. Each layer's shape comes from running ``example_input`` ``(N, *shape)``
+    through the model; the new layers take its dtype and device. The copy keeps the weights of
+    ``model``; ``model`` itself is unchanged.
+    """
+    for granularity in (shift, scale):
+        if granularity is not None:
+            _check_granularity(granularity)
+
+    def make(shape):
+        layers = [] if scale is None else [Scale(shape, scale)]
+        return layers if shift is None else [*layers, Shift(shape, shift)]
+
+    return _insert_after_activations(model, example_input, make)
+
+
+def insert_batchnorm(model: nn.Sequential, *, example_input: Tensor) -> nn.Sequential:
+    """A copy of ``model`` with batch norm at the places of ``insert_shift_scale``.
+
+    ``BatchNorm2d`` for ``(C, H, W)`` activations, ``BatchNorm1d`` for ``(D,)`` or ``(C, L)``.
+    """
+
+    def make(shape):
+        return [(BatchNorm2d if len(shape) == 3 else BatchNorm1d)(shape[0])]
+
+    return _insert_after_activations(model, example_input, make)
+
+
+def _insert_after_activations(
+    model: nn.Sequential, example_input: Tensor, make: Callable[[tuple[int, ...]], list]
+) -> nn.Sequential:
+    modules = list(copy.deepcopy(model))
+    shapes = []
+    with torch.no_grad():
+        h = example_input
+        for module in modules:
+            module.eval()
+            h = module(h)
+            shapes.append(tuple(h.shape[1:]))
+    learned = [i for i, module in enumerate(modules) if any(True for _ in module.parameters())]
+    last = max(learned, default=-1)
+
+    def new(shape):
+        return [layer.to(example_input) for layer in make(shape)]
+
+    layers = new(tuple(example_input.shape[1:]))
+    for i, (module, shape) in enumerate(zip(modules, shapes, strict=True)):
+        layers.append(module)
+        if isinstance(module, ACTIVATIONS) and i < last:
+            layers.extend(new(shape))
+    return nn.Sequential(*layers).train(model.training)
+
+
+def num_parameters(module: nn.Module) -> int:
+    """The number of learned values in ``module``, e.g. ``C * H * W`` for ``Shift((C, H, W),
+    "element")``."""
+    return sum(p.numel() for p in module.parameters())

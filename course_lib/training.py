@@ -1,0 +1,456 @@
+"""``fit`` and ``evaluate``: the training loop of the course, with everything a student watches.
+
+    history = fit(model, train_loader, optimizer, epochs=10, val_data=val_loader,
+                  checkpoint="runs/mlp.pt", resume=False, early_stopping=3)
+    history.plot()
+
+Per step (one mini-batch) the history records the loss, its exponential moving average, the
+learning rate and the gradient norm; per epoch the mean training loss and accuracy and the
+validation loss and accuracy. The smoothed curve is the bias-corrected EMA (coefficient
+``beta = 0.99``, as in the Slovak thesis of the course)::
+
+    m_0 = 0,   m_t = beta * m_{t-1} + (1 - beta) * loss_t,   smoothed_t = m_t / (1 - beta^t)
+
+Checkpoints are written atomically (a temporary file in the same folder, then ``os.replace``)
+at the end of every epoch; ``resume=True`` continues bit for bit on the CPU, see ``fit``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .i18n import CourseError, t
+
+CHECKPOINT_FORMAT = 1
+_REQUIRED = ("format", "epoch", "model", "optimizer", "scheduler", "history", "rng", "stopper")
+
+
+def ema_curve(values: Iterable[float], beta: float = 0.99) -> list[float]:
+    """Bias-corrected exponential moving average of ``values`` (a list of T numbers -> T numbers).
+
+    ``m_t = beta * m_{t-1} + (1 - beta) * x_t`` with ``m_0 = 0``, returned as ``m_t / (1 - beta^t)``
+    so that the first points are not pulled towards zero.
+    """
+    m, out = 0.0, []
+    for step, x in enumerate(values, start=1):
+        m = beta * m + (1 - beta) * x
+        out.append(m / (1 - beta**step))
+    return out
+
+
+@dataclass
+class History:
+    """What ``fit`` recorded. Plain lists of floats, so a checkpoint can hold it as is.
+
+    Per step: ``step_loss``, ``step_loss_ema`` (bias-corrected EMA, see ``ema_curve``),
+    ``step_lr`` (learning rate of the first parameter group), ``step_grad_norm`` (L2 norm of all
+    gradients together, before the update). Per epoch: ``train_loss``, ``train_acc``,
+    ``val_loss``, ``val_acc`` (accuracies only for classification, losses on validation only
+    with ``val_data``). ``epochs`` counts the finished epochs; ``ema_state`` is the uncorrected
+    average ``m_t``, kept so that a resumed run continues the smoothed curve exactly.
+    """
+
+    ema: float = 0.99
+    step_loss: list[float] = field(default_factory=list)
+    step_loss_ema: list[float] = field(default_factory=list)
+    step_lr: list[float] = field(default_factory=list)
+    step_grad_norm: list[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    epochs: int = 0
+    stopped_early: bool = False
+    ema_state: float = 0.0
+
+    def add_steps(self, losses: list[float], lrs: list[float], grad_norms: list[float]) -> None:
+        """Append one epoch's steps and extend the EMA from where it stopped."""
+        for loss in losses:
+            self.ema_state = self.ema * self.ema_state + (1 - self.ema) * loss
+            step = len(self.step_loss_ema) + 1
+            self.step_loss_ema.append(self.ema_state / (1 - self.ema**step))
+        self.step_loss += losses
+        self.step_lr += lrs
+        self.step_grad_norm += grad_norms
+
+    def state_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> History:
+        return cls(**{f.name: state[f.name] for f in fields(cls)})
+
+    def plot(self, lang: str | None = None, panels=("loss", "epoch_loss", "accuracy")):
+        """Draw the curves with labels in ``lang``; returns the matplotlib Figure.
+
+        ``panels`` picks from ``loss`` (per step, raw and EMA), ``epoch_loss`` (train and
+        validation per epoch), ``accuracy``, ``lr`` and ``grad_norm``; empty ones are skipped.
+        """
+        import matplotlib.pyplot as plt
+
+        def tr(key, **kw):
+            return t(f"training.{key}", lang=lang, **kw)
+
+        steps = range(1, len(self.step_loss) + 1)
+        epochs = range(1, self.epochs + 1)
+        drawers = {
+            "loss": (self.step_loss, tr("step"), tr("loss"), [
+                (steps, self.step_loss, tr("loss_raw"), {"alpha": 0.35}),
+                (steps, self.step_loss_ema, tr("loss_ema", beta=self.ema), {}),
+            ]),
+            "epoch_loss": (self.train_loss, tr("epoch"), tr("loss"), [
+                (epochs, self.train_loss, tr("train"), {"marker": "o"}),
+                (epochs, self.val_loss, tr("val"), {"marker": "o"}),
+            ]),
+            "accuracy": (self.train_acc, tr("epoch"), tr("accuracy"), [
+                (epochs, self.train_acc, tr("train"), {"marker": "o"}),
+                (epochs, self.val_acc, tr("val"), {"marker": "o"}),
+            ]),
+            "lr": (self.step_lr, tr("step"), tr("lr"), [(steps, self.step_lr, tr("lr"), {})]),
+            "grad_norm": (self.step_grad_norm, tr("step"), tr("grad_norm"), [
+                (steps, self.step_grad_norm, tr("grad_norm"), {"alpha": 0.7}),
+            ]),
+        }
+        chosen = [drawers[name] for name in panels if drawers[name][0]]
+        fig, axes = plt.subplots(1, max(len(chosen), 1), figsize=(4.2 * max(len(chosen), 1), 3.2),
+                                 squeeze=False)
+        for ax, (_, xlabel, ylabel, curves) in zip(axes[0], chosen, strict=False):
+            for xs, ys, label, style in curves:
+                if ys:
+                    ax.plot(list(xs)[: len(ys)], ys, label=label, **style)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.legend()
+        fig.tight_layout()
+        return fig
+
+
+def _postfix(history: History) -> dict[str, str]:
+    """The last epoch's numbers for the epoch bar."""
+    names = ("train_loss", "val_loss", "train_acc", "val_acc")
+    return {name: f"{getattr(history, name)[-1]:.4f}" for name in names if getattr(history, name)}
+
+
+class Evaluation(NamedTuple):
+    """Mean loss over all examples and accuracy (``None`` unless the task is classification)."""
+
+    loss: float
+    accuracy: float | None
+
+
+def _correct(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
+    """Number of correct predictions (a 0-d tensor) when ``out`` are class scores for ``y``.
+
+    Classification means integer targets ``y`` of shape (N, ...) and scores (N, C, ...).
+    """
+    if y.is_floating_point() or out.ndim != y.ndim + 1:
+        return None
+    return (out.argmax(dim=1) == y).sum()
+
+
+def _device_of(model: nn.Module, device) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Iterable, loss_fn: Callable | None = None,
+             device=None) -> Evaluation:
+    """Loss (mean over examples) and accuracy of ``model`` on ``data`` in eval mode.
+
+    ``data`` yields batches ``(x, y)``; ``loss_fn`` (default cross-entropy) must average over
+    the batch, as PyTorch's losses do. With ``device`` the model is moved there. The model's
+    train/eval mode is restored afterwards.
+    """
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    device = _device_of(model, device)
+    model.to(device)
+    was_training = model.training
+    model.eval()
+    total_loss = torch.zeros((), device=device)
+    total_correct = torch.zeros((), device=device)
+    count, classification = 0, True
+    for x, y in data:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        out = model(x)
+        total_loss += loss_fn(out, y) * len(y)
+        correct = _correct(out, y)
+        classification = classification and correct is not None
+        if classification:
+            total_correct += correct
+        count += len(y)
+    model.train(was_training)
+    count = max(count, 1)
+    accuracy = total_correct.item() / count if classification else None
+    return Evaluation(total_loss.item() / count, accuracy)
+
+
+def grad_norm(model: nn.Module) -> torch.Tensor:
+    """L2 norm of all gradients of ``model`` as one vector: ``sqrt(sum_p ||grad_p||^2)``."""
+    norms = [p.grad.detach().norm() for p in model.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
+
+
+def progress_enabled(progress: bool, environ=None) -> bool:
+    """``progress`` unless ``TQDM_DISABLE`` or ``CI`` is set to something other than 0/false."""
+    environ = os.environ if environ is None else environ
+    quiet = any(environ.get(var, "").lower() not in ("", "0", "false") for var in
+                ("TQDM_DISABLE", "CI"))
+    return progress and not quiet
+
+
+def _generators(data) -> list[torch.Generator]:
+    """The torch.Generators that drive ``data``'s shuffling (loader's and sampler's), once each."""
+    found = []
+    for owner in (data, getattr(data, "sampler", None), getattr(data, "batch_sampler", None)):
+        gen = getattr(owner, "generator", None)
+        if isinstance(gen, torch.Generator) and all(gen is not g for g in found):
+            found.append(gen)
+    return found
+
+
+def _rng_state(data) -> dict:
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "loader": [g.get_state() for g in _generators(data)],
+    }
+
+
+def _set_rng_state(state: dict, data) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    for gen, saved in zip(_generators(data), state["loader"], strict=False):
+        gen.set_state(saved)
+
+
+def save_checkpoint(path, state: dict) -> None:
+    """``torch.save(state, path)`` atomically: a crash leaves the old file or none, never half.
+
+    The state goes to a temporary file in the same folder, which ``os.replace`` then renames
+    over ``path`` (an atomic rename on one file system).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _shape_problems(model: nn.Module, saved: dict) -> list[str]:
+    own = model.state_dict()
+    problems = [f"-{key}" for key in own if key not in saved]
+    problems += [f"+{key}" for key in saved if key not in own]
+    problems += [
+        f"{key}: {tuple(saved[key].shape)} != {tuple(value.shape)}"
+        for key, value in own.items()
+        if key in saved and tuple(saved[key].shape) != tuple(value.shape)
+    ]
+    return problems
+
+
+def load_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None,
+                    lang: str | None = None) -> dict:
+    """Load a checkpoint written by ``fit`` into ``model`` (and ``optimizer``, ``scheduler``).
+
+    Returns the whole checkpoint dict (``epoch``, ``history`` as a dict, ``rng``, ...). Raises
+    ``CourseError`` in ``lang`` for a missing file, a corrupt one, or one that does not fit the
+    model or optimizer, saying what to do.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CourseError("training.checkpoint_missing", lang=lang, path=str(path))
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError,
+            KeyError, TypeError) as error:
+        raise CourseError("training.checkpoint_corrupt", lang=lang, path=str(path),
+                          reason=f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+                          ) from error
+    if (not isinstance(state, dict) or any(key not in state for key in _REQUIRED)
+            or not isinstance(state["model"], dict)):
+        raise CourseError("training.checkpoint_corrupt", lang=lang, path=str(path),
+                          reason=t("training.not_a_checkpoint", lang=lang))
+    problems = _shape_problems(model, state["model"])
+    if problems:
+        shown = "; ".join(problems[:4]) + ("; ..." if len(problems) > 4 else "")
+        raise CourseError("training.checkpoint_mismatch", lang=lang, path=str(path),
+                          problems=shown)
+    model.load_state_dict(state["model"])
+    try:
+        if optimizer is not None:
+            optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state["scheduler"] is not None:
+            scheduler.load_state_dict(state["scheduler"])
+    except (ValueError, KeyError, RuntimeError) as error:
+        raise CourseError("training.checkpoint_optimizer_mismatch", lang=lang, path=str(path),
+                          reason=str(error).splitlines()[0][:200]) from error
+    return state
+
+
+class _EarlyStopping:
+    """Stop when the validation loss has not improved for ``patience`` epochs in a row."""
+
+    def __init__(self, patience: int | None):
+        self.patience, self.best, self.bad_epochs = patience, math.inf, 0
+
+    def should_stop(self, val_loss: float) -> bool:
+        if val_loss < self.best:
+            self.best, self.bad_epochs = val_loss, 0
+        else:
+            self.bad_epochs += 1
+        return self.patience is not None and self.bad_epochs >= self.patience
+
+
+@dataclass
+class _EpochSteps:
+    """What one pass over the training data recorded, step by step."""
+
+    losses: list[float]
+    sizes: list[int]
+    lrs: list[float]
+    grad_norms: list[float]
+    correct: int | None
+
+    def add_to(self, history: History) -> None:
+        history.add_steps(self.losses, self.lrs, self.grad_norms)
+        seen = max(sum(self.sizes), 1)
+        weighted = sum(loss * n for loss, n in zip(self.losses, self.sizes, strict=True))
+        history.train_loss.append(weighted / seen)
+        if self.correct is not None and self.sizes:
+            history.train_acc.append(self.correct / seen)
+
+
+def _train_epoch(model, batches, optimizer, loss_fn, device, batch_scheduler, with_norms,
+                 show) -> _EpochSteps:
+    """One pass over ``batches``. Numbers stay on the device until the end of the epoch."""
+    model.train()
+    losses, sizes, lrs, norms = [], [], [], []
+    correct, classification = torch.zeros((), device=device), True
+    for x, y in batches:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        out = model(x)
+        loss = loss_fn(out, y)
+        loss.backward()
+        if with_norms:
+            norms.append(grad_norm(model))
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        if batch_scheduler is not None:
+            batch_scheduler.step()
+        losses.append(loss.detach())
+        sizes.append(len(y))
+        batch_correct = _correct(out.detach(), y)
+        classification = classification and batch_correct is not None
+        if classification:
+            correct += batch_correct
+        if show and len(losses) % 10 == 1:
+            batches.set_postfix(loss=f"{loss.item():.4f}")
+    return _EpochSteps(
+        losses=torch.stack(losses).tolist() if losses else [], sizes=sizes, lrs=lrs,
+        grad_norms=torch.stack(norms).tolist() if norms else [],
+        correct=int(correct.item()) if classification else None,
+    )
+
+
+def fit(model: nn.Module, train_data: Iterable, optimizer: torch.optim.Optimizer,
+        loss_fn: Callable | None = None, epochs: int = 1, val_data: Iterable | None = None,
+        scheduler=None, scheduler_interval: str = "epoch", device=None, checkpoint=None,
+        resume: bool = False, early_stopping: int | None = None, ema: float = 0.99,
+        grad_norms: bool = True, progress: bool = True, lang: str | None = None,
+        on_epoch_end: Callable | None = None) -> History:
+    """Train ``model`` for ``epochs`` epochs (in total, counting resumed ones); return a History.
+
+    One step: ``out = model(x)``, ``loss = loss_fn(out, y)`` (default cross-entropy),
+    ``loss.backward()``, record ``||grad||``, ``optimizer.step()``, and ``scheduler.step()``
+    after every batch (``scheduler_interval="batch"``) or epoch (``"epoch"``; a
+    ``ReduceLROnPlateau`` gets the validation loss, or the training loss without validation).
+    After each epoch: evaluation on ``val_data``, ``on_epoch_end(epoch, model, history)``, the
+    checkpoint, and early stopping (``early_stopping`` = patience in epochs on the validation
+    loss; it needs ``val_data``). With ``device`` the model is moved there; without, batches
+    go to the device of the model's parameters.
+
+    ``checkpoint`` is a file path; it holds the model, optimizer and scheduler states, the
+    history, the epoch and the random number generators' states. ``resume=True`` loads it and
+    continues, giving on the CPU bit-identical weights to an uninterrupted run. For that, the
+    loader's shuffling must come from a generator that the checkpoint saves: either the global
+    one (``DataLoader(..., shuffle=True)``, saved with ``torch.get_rng_state``) or the loader's
+    own (``DataLoader(..., generator=torch.Generator().manual_seed(0))``, saved as well).
+    Progress bars are off when ``progress=False`` or ``TQDM_DISABLE``/``CI`` is set.
+    """
+    if early_stopping is not None and val_data is None:
+        raise CourseError("training.early_stopping_needs_val", lang=lang)
+    if scheduler_interval not in ("epoch", "batch"):
+        raise CourseError("training.bad_interval", lang=lang, value=scheduler_interval)
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    device = _device_of(model, device)
+    model.to(device)
+    show = progress_enabled(progress)
+    history, stopper, start = History(ema=ema), _EarlyStopping(early_stopping), 0
+    if resume:
+        state = load_checkpoint(checkpoint, model, optimizer, scheduler, lang=lang)
+        history = History.from_state_dict(state["history"])
+        stopper.best, stopper.bad_epochs = state["stopper"]
+        start = state["epoch"]
+        _set_rng_state(state["rng"], train_data)
+    batch_scheduler = scheduler if scheduler_interval == "batch" else None
+    epoch_bar = tqdm(range(start, epochs), desc=t("training.epochs_bar", lang=lang),
+                     initial=start, total=epochs, disable=not show)
+    for epoch in epoch_bar:
+        batches = tqdm(train_data, leave=False, disable=not show,
+                       desc=t("training.batches_bar", lang=lang, epoch=epoch + 1, epochs=epochs))
+        _train_epoch(model, batches, optimizer, loss_fn, device, batch_scheduler, grad_norms,
+                     show).add_to(history)
+        if val_data is not None:
+            val_loss, val_acc = evaluate(model, val_data, loss_fn, device)
+            history.val_loss.append(val_loss)
+            if val_acc is not None:
+                history.val_acc.append(val_acc)
+        if scheduler is not None and batch_scheduler is None:
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step((history.val_loss or history.train_loss)[-1])
+            else:
+                scheduler.step()
+        history.epochs = epoch + 1
+        history.stopped_early = val_data is not None and stopper.should_stop(history.val_loss[-1])
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, model, history)
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, {
+                "format": CHECKPOINT_FORMAT, "epoch": epoch + 1,
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                "history": history.state_dict(), "rng": _rng_state(train_data),
+                "stopper": [stopper.best, stopper.bad_epochs],
+            })
+        epoch_bar.set_postfix(_postfix(history))
+        if history.stopped_early:
+            if show:
+                tqdm.write(t("training.early_stop", lang=lang, epoch=epoch + 1,
+                             patience=early_stopping, best=stopper.best))
+            break
+    epoch_bar.close()
+    return history

@@ -1,0 +1,94 @@
+"""course_lib.losses against torch.nn.functional, in float64."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+
+from course_lib import losses
+
+seeds = st.integers(0, 2**31)
+batch = st.integers(1, 16)
+classes = st.integers(2, 10)
+scales = st.floats(0.1, 100.0)
+
+
+def logits_and_target(seed, n, c, scale, extra=()):
+    g = torch.Generator().manual_seed(seed)
+    z = scale * torch.randn(n, c, *extra, generator=g, dtype=torch.float64)
+    y = torch.randint(c, (n, *extra), generator=g)
+    return z.requires_grad_(True), y
+
+
+def assert_same_value_and_gradient(ours, theirs, inputs):
+    torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
+    for a, b in zip(torch.autograd.grad(ours, inputs), torch.autograd.grad(theirs, inputs),
+                    strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+@given(seed=seeds, shape=st.lists(st.integers(1, 5), min_size=1, max_size=4))
+def test_mse_is_torchs(seed, shape):
+    g = torch.Generator().manual_seed(seed)
+    pred = torch.randn(shape, generator=g, dtype=torch.float64, requires_grad=True)
+    target = torch.randn(shape, generator=g, dtype=torch.float64)
+    assert_same_value_and_gradient(losses.mse(pred, target), F.mse_loss(pred, target), [pred])
+
+
+@given(seed=seeds, n=batch, c=classes, scale=scales)
+def test_log_softmax_and_softmax_are_torchs(seed, n, c, scale):
+    z, _ = logits_and_target(seed, n, c, scale)
+    torch.testing.assert_close(losses.log_softmax(z), F.log_softmax(z, dim=1), rtol=1e-10,
+                               atol=1e-12)
+    torch.testing.assert_close(losses.softmax(z, dim=0), F.softmax(z, dim=0), rtol=1e-10,
+                               atol=1e-12)
+
+
+def test_log_softmax_is_finite_for_huge_logits():
+    z = torch.tensor([[1000.0, 0.0, -1000.0]], dtype=torch.float64)
+    assert torch.isfinite(losses.log_softmax(z)).all()
+    assert torch.log(torch.softmax(z, dim=1))[0, 2] == -torch.inf
+
+
+@given(seed=seeds, n=batch, c=classes, scale=scales)
+def test_cross_entropy_is_torchs(seed, n, c, scale):
+    z, y = logits_and_target(seed, n, c, scale)
+    assert_same_value_and_gradient(losses.cross_entropy(z, y), F.cross_entropy(z, y), [z])
+
+
+@given(seed=seeds, n=batch, c=classes, extra=st.lists(st.integers(1, 4), min_size=1, max_size=2))
+def test_cross_entropy_over_positions_is_torchs(seed, n, c, extra):
+    z, y = logits_and_target(seed, n, c, 3.0, extra)
+    assert_same_value_and_gradient(losses.cross_entropy(z, y), F.cross_entropy(z, y), [z])
+
+
+def kl_by_hand(student, teacher, T):
+    """KL(p_t || p_s) with torch's kl_div: input log p_s, target p_t, mean over the batch."""
+    return F.kl_div(F.log_softmax(student / T, dim=1), F.softmax(teacher / T, dim=1),
+                    reduction="batchmean")
+
+
+@given(seed=seeds, n=batch, c=classes, T=st.floats(0.5, 20.0), alpha=st.floats(0.0, 1.0))
+def test_distillation_is_alpha_T2_KL_plus_weighted_cross_entropy(seed, n, c, T, alpha):
+    s, y = logits_and_target(seed, n, c, 3.0)
+    teacher, _ = logits_and_target(seed + 1, n, c, 3.0)
+    expected = alpha * T**2 * kl_by_hand(s, teacher, T) + (1 - alpha) * F.cross_entropy(s, y)
+    ours = losses.distillation_loss(s, teacher, y, T=T, alpha=alpha)
+    assert_same_value_and_gradient(ours, expected, [s])
+
+
+def test_distillation_does_not_train_the_teacher():
+    s, y = logits_and_target(0, 4, 3, 1.0)
+    teacher, _ = logits_and_target(1, 4, 3, 1.0)
+    losses.distillation_loss(s, teacher, y).backward()
+    assert teacher.grad is None and s.grad is not None
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+def test_distillation_extremes(alpha):
+    s, y = logits_and_target(0, 6, 5, 2.0)
+    teacher, _ = logits_and_target(1, 6, 5, 2.0)
+    ours = losses.distillation_loss(s, teacher, y, T=3.0, alpha=alpha)
+    expected = 9.0 * kl_by_hand(s, teacher, 3.0) if alpha else F.cross_entropy(s, y)
+    torch.testing.assert_close(ours, expected, rtol=1e-12, atol=0)

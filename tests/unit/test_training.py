@@ -1,0 +1,332 @@
+"""fit / evaluate: learning, history, EMA, exact resume, atomic checkpoints, localized errors."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from course_lib import training
+from course_lib.i18n import LANGUAGES, CourseError, t
+from course_lib.training import History, ema_curve, evaluate, fit, load_checkpoint
+
+
+def quadrants(n=128, seed=0):
+    """Points in the plane labelled by the sign of x0 * x1 (an XOR-like, non-linear task)."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 2, generator=gen)
+    return x, (x[:, 0] * x[:, 1] > 0).long()
+
+
+def loader(seed=0, generator=None, n=128, batch_size=16):
+    return DataLoader(TensorDataset(*quadrants(n, seed)), batch_size=batch_size, shuffle=True,
+                      generator=generator)
+
+
+def mlp(seed=0, hidden=16, dropout=0.0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(2, hidden), nn.ReLU(), nn.Dropout(dropout),
+                         nn.Linear(hidden, 2))
+
+
+def test_fit_learns_a_small_nonlinear_task():
+    model = mlp(hidden=32)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    history = fit(model, loader(), optimizer, epochs=15, val_data=loader(seed=1), progress=False)
+    assert history.train_loss[-1] < 0.5 * history.train_loss[0]
+    assert history.val_acc[-1] > 0.85
+    assert evaluate(model, loader(seed=1)).accuracy == pytest.approx(history.val_acc[-1])
+
+
+def test_history_has_one_entry_per_step_and_per_epoch():
+    model = mlp()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    history = fit(model, loader(), optimizer, epochs=3, val_data=loader(seed=1), progress=False)
+    steps = 3 * 8
+    assert history.epochs == 3 and not history.stopped_early
+    for name in ("step_loss", "step_loss_ema", "step_lr", "step_grad_norm"):
+        assert len(getattr(history, name)) == steps
+    for name in ("train_loss", "train_acc", "val_loss", "val_acc"):
+        assert len(getattr(history, name)) == 3
+    assert history.step_lr == [0.05] * steps
+    assert all(norm > 0 for norm in history.step_grad_norm)
+    assert all(0 <= acc <= 1 for acc in history.train_acc + history.val_acc)
+    assert History.from_state_dict(history.state_dict()) == history
+
+
+def test_epoch_loss_is_the_example_weighted_mean_of_step_losses():
+    model = mlp()
+    data = loader(n=100, batch_size=32)  # batches of 32, 32, 32, 4
+    history = fit(model, data, torch.optim.SGD(model.parameters(), lr=0.0), epochs=1,
+                  progress=False)
+    sizes = [32, 32, 32, 4]
+    expected = sum(loss * n for loss, n in zip(history.step_loss, sizes, strict=True)) / 100
+    assert history.train_loss[0] == pytest.approx(expected)
+    assert history.train_loss[0] == pytest.approx(evaluate(model, data).loss)
+
+
+def test_regression_has_losses_but_no_accuracy_and_no_grad_norms_on_request():
+    x = torch.randn(64, 3)
+    data = DataLoader(TensorDataset(x, x.sum(dim=1, keepdim=True)), batch_size=16)
+    model = nn.Linear(3, 1)
+    history = fit(model, data, torch.optim.SGD(model.parameters(), lr=0.1), loss_fn=nn.MSELoss(),
+                  epochs=2, val_data=data, grad_norms=False, progress=False, device="cpu")
+    assert history.train_acc == [] and history.val_acc == [] and history.step_grad_norm == []
+    assert len(history.val_loss) == 2
+    assert evaluate(model, data, nn.MSELoss()).accuracy is None
+
+
+def test_grad_norm_is_the_norm_of_all_gradients_together():
+    model = mlp()
+    x, y = quadrants(32)
+    nn.functional.cross_entropy(model(x), y).backward()
+    total = nn.utils.clip_grad_norm_(model.parameters(), max_norm=math.inf)
+    assert training.grad_norm(model).item() == pytest.approx(total.item(), rel=1e-6)
+
+
+def test_ema_is_the_bias_corrected_exponential_average():
+    model = mlp()
+    history = fit(model, loader(), torch.optim.SGD(model.parameters(), lr=0.1), epochs=2,
+                  ema=0.9, progress=False)
+    losses, beta = history.step_loss, 0.9
+    for step in (1, 5, len(losses)):
+        weights = [(1 - beta) * beta ** (step - i) for i in range(1, step + 1)]
+        closed_form = sum(w * x for w, x in zip(weights, losses[:step], strict=True))
+        assert history.step_loss_ema[step - 1] == pytest.approx(closed_form / (1 - beta**step))
+    assert history.step_loss_ema[0] == pytest.approx(losses[0])
+    assert history.step_loss_ema == pytest.approx(ema_curve(losses, beta))
+
+
+@given(st.floats(-1e3, 1e3), st.integers(1, 50), st.floats(0.0, 0.999))
+def test_ema_of_a_constant_is_that_constant(value, n, beta):
+    assert ema_curve([value] * n, beta) == pytest.approx([value] * n, abs=1e-9 * abs(value))
+
+
+def test_ema_continues_across_epochs():
+    history = History(ema=0.99)
+    values = [float(v) for v in torch.rand(30)]
+    history.add_steps(values[:10], [0.1] * 10, [])
+    history.add_steps(values[10:], [0.1] * 20, [])
+    assert history.step_loss_ema == pytest.approx(ema_curve(values, 0.99), rel=1e-12)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def interrupting_loss(after_steps):
+    """Cross-entropy that raises in the middle of training, like a kernel stopped by hand."""
+    calls = {"train": 0}
+
+    def loss_fn(out, y):
+        if torch.is_grad_enabled():
+            calls["train"] += 1
+            if calls["train"] > after_steps:
+                raise Interrupted
+        return nn.functional.cross_entropy(out, y)
+
+    return loss_fn
+
+
+def run(path, loss_fn=None, resume=False, own_generator=False, model_seed=0):
+    generator = torch.Generator().manual_seed(5) if own_generator else None
+    model = mlp(seed=model_seed, dropout=0.2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    history = fit(model, loader(generator=generator), optimizer, loss_fn=loss_fn, epochs=4,
+                  val_data=loader(seed=1), scheduler=scheduler, checkpoint=path, resume=resume,
+                  early_stopping=10, progress=False)
+    return model, history
+
+
+@pytest.mark.parametrize("own_generator", [False, True], ids=["global-rng", "loader-generator"])
+def test_resume_after_an_interruption_is_bit_identical(tmp_path, own_generator):
+    torch.manual_seed(123)
+    expected_model, expected_history = run(tmp_path / "full.pt", own_generator=own_generator)
+
+    torch.manual_seed(123)
+    with pytest.raises(Interrupted):  # stopped in the 3rd epoch, after 2 checkpoints
+        run(tmp_path / "cut.pt", interrupting_loss(2 * 8 + 3), own_generator=own_generator)
+    assert torch.load(tmp_path / "cut.pt", weights_only=True)["epoch"] == 2
+
+    torch.manual_seed(999)  # a new session: other random state, other initial weights
+    model, history = run(tmp_path / "cut.pt", resume=True, own_generator=own_generator,
+                         model_seed=7)
+    for key, value in expected_model.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+    assert history == expected_history
+
+
+def test_resume_of_a_finished_run_trains_no_more(tmp_path):
+    model = mlp()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    first = fit(model, loader(), optimizer, epochs=2, checkpoint=tmp_path / "c.pt",
+                progress=False)
+    again = fit(model, loader(), optimizer, epochs=2, checkpoint=tmp_path / "c.pt", resume=True,
+                progress=False)
+    assert again == first
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "run" / "model.pt"
+    model = mlp()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    fit(model, loader(), optimizer, epochs=1, checkpoint=path, progress=False)
+    before = path.read_bytes()
+
+    def half_then_crash(obj, f):
+        f.write(before[: len(before) // 2])
+        raise OSError("disk full")
+
+    monkeypatch.setattr(training.torch, "save", half_then_crash)
+    with pytest.raises(OSError, match="disk full"):
+        fit(model, loader(), optimizer, epochs=3, checkpoint=path, resume=True, progress=False)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.pt"]
+
+    fresh = tmp_path / "fresh.pt"
+    with pytest.raises(OSError):
+        training.save_checkpoint(fresh, {"a": 1})
+    assert list(tmp_path.glob("*fresh*")) == []
+
+
+def saved_checkpoint(path):
+    model = mlp()
+    fit(model, loader(), torch.optim.SGD(model.parameters(), lr=0.1), epochs=1, checkpoint=path,
+        progress=False)
+    return path
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_missing_checkpoint_is_explained(tmp_path, lang):
+    model = mlp()
+    path = tmp_path / "nothing.pt"
+    with pytest.raises(CourseError) as error:
+        fit(model, loader(), torch.optim.SGD(model.parameters(), lr=0.1), epochs=1,
+            checkpoint=path, resume=True, progress=False, lang=lang)
+    assert error.value.key == "training.checkpoint_missing"
+    assert str(error.value) == t("training.checkpoint_missing", lang=lang, path=str(path))
+    assert "resume=False" in str(error.value)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "not-a-checkpoint"])
+def test_corrupt_checkpoint_is_explained(tmp_path, lang, damage):
+    path = saved_checkpoint(tmp_path / "c.pt")
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:200])
+    elif damage == "garbage":
+        path.write_bytes(b"\x00not a checkpoint\xff" * 10)
+    else:
+        torch.save({"weights": torch.zeros(2)}, path)
+    with pytest.raises(CourseError) as error:
+        load_checkpoint(path, mlp(), lang=lang)
+    assert error.value.key == "training.checkpoint_corrupt"
+    head = t("training.checkpoint_corrupt", lang=lang, path=str(path), reason="@").split("@")[0]
+    assert str(error.value).startswith(head)
+    assert str(path) in str(error.value) and "resume=False" in str(error.value)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_checkpoint_of_another_model_is_explained(tmp_path, lang):
+    path = saved_checkpoint(tmp_path / "c.pt")
+    with pytest.raises(CourseError) as error:
+        load_checkpoint(path, mlp(hidden=8), lang=lang)
+    assert error.value.key == "training.checkpoint_mismatch"
+    assert "0.weight: (16, 2) != (8, 2)" in str(error.value)
+    problems = error.value.fields["problems"]
+    assert str(error.value) == t("training.checkpoint_mismatch", lang=lang, path=str(path),
+                                 problems=problems)
+
+    other = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+    with pytest.raises(CourseError, match=r"-2\.weight") as error:
+        load_checkpoint(path, other, lang=lang)
+    assert "+3.weight" in str(error.value)
+
+
+def test_checkpoint_with_another_optimizer_is_explained(tmp_path):
+    path = saved_checkpoint(tmp_path / "c.pt")
+    model = mlp()
+    groups = [{"params": model[0].parameters()}, {"params": model[3].parameters()}]
+    with pytest.raises(CourseError) as error:
+        load_checkpoint(path, model, torch.optim.SGD(groups, lr=0.1), lang="sk")
+    assert error.value.key == "training.checkpoint_optimizer_mismatch"
+
+
+def test_early_stopping_stops_when_validation_loss_stalls(tmp_path):
+    model = mlp()
+    history = fit(model, loader(), torch.optim.SGD(model.parameters(), lr=0.0), epochs=20,
+                  val_data=loader(seed=1), early_stopping=2, progress=False)
+    assert history.epochs == 3 and history.stopped_early  # best at epoch 1, then 2 stalls
+    assert len(history.val_loss) == 3
+
+
+def test_early_stopping_needs_validation_data():
+    model = mlp()
+    with pytest.raises(CourseError) as error:
+        fit(model, loader(), torch.optim.SGD(model.parameters(), lr=0.1), early_stopping=2,
+            lang="ru")
+    assert str(error.value) == t("training.early_stopping_needs_val", lang="ru")
+
+
+def test_schedulers_per_batch_per_epoch_and_on_plateau():
+    model = mlp()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 / (step + 1))
+    history = fit(model, loader(), optimizer, epochs=1, scheduler=scheduler,
+                  scheduler_interval="batch", progress=False)
+    assert history.step_lr == pytest.approx([1 / (s + 1) for s in range(8)])
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    history = fit(model, loader(), optimizer, epochs=2, scheduler=scheduler, progress=False)
+    assert history.step_lr == [1.0] * 8 + [0.5] * 8
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.5)
+    fit(model, loader(), optimizer, epochs=3, scheduler=plateau, progress=False)
+    assert plateau.num_bad_epochs == 0 and plateau.best < math.inf
+
+    with pytest.raises(CourseError):
+        fit(model, loader(), optimizer, scheduler=plateau, scheduler_interval="step")
+
+
+def test_progress_bars_follow_the_environment(monkeypatch, capsys):
+    assert training.progress_enabled(True, {})
+    assert not training.progress_enabled(False, {})
+    assert not training.progress_enabled(True, {"TQDM_DISABLE": "1"})
+    assert not training.progress_enabled(True, {"CI": "true"})
+    assert training.progress_enabled(True, {"CI": "0", "TQDM_DISABLE": ""})
+
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    model = mlp()
+    fit(model, loader(), torch.optim.SGD(model.parameters(), lr=0.0), epochs=5,
+        val_data=loader(seed=1), early_stopping=1, lang="sr")
+    captured = capsys.readouterr()
+    assert t("training.epochs_bar", lang="sr") in captured.err
+    assert t("training.batches_bar", lang="sr", epoch=1, epochs=5) in captured.err
+    assert "Rano zaustavljanje posle epohe 2" in captured.out + captured.err
+
+
+def test_plot_labels_are_localized():
+    import matplotlib.pyplot as plt
+
+    model = mlp()
+    history = fit(model, loader(), torch.optim.SGD(model.parameters(), lr=0.1), epochs=2,
+                  val_data=loader(seed=1), progress=False)
+    for lang in LANGUAGES:
+        fig = history.plot(lang=lang, panels=("loss", "epoch_loss", "accuracy", "lr", "grad_norm"))
+        assert len(fig.axes) == 5
+        labels = [ax.get_xlabel() for ax in fig.axes] + [ax.get_ylabel() for ax in fig.axes]
+        assert t("training.step", lang=lang) in labels
+        assert t("training.accuracy", lang=lang) in labels
+        legend = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+        assert legend == [t("training.loss_raw", lang=lang),
+                          t("training.loss_ema", lang=lang, beta=0.99)]
+        plt.close(fig)
+    assert len(History().plot().axes) == 1
+    plt.close("all")
