@@ -10,8 +10,9 @@ with a hint. ``NotImplementedError`` means "not written yet"; any other exceptio
 by type, message and the line of the student's code, never as a traceback. Checking never
 raises: it returns a ``CheckResult`` (``.passed``, ``.message``).
 
-New exercises register a reference with ``@exercise(name, cases=...)``; its hint is the catalog
-entry ``checks.hint.<name>`` unless ``hint=`` names another key.
+New exercises register a reference with ``@exercise(name, cases=...)``, one module per notebook
+in ``course_lib/exercises/`` (loaded by every ``Checker``); its hint is the catalog entry
+``checks.hint.<name>`` unless ``hint=`` names another key.
 """
 
 from __future__ import annotations
@@ -94,6 +95,9 @@ class Checker:
     """``Checker(lang).<exercise>(student_fn) -> CheckResult`` for every registered exercise."""
 
     def __init__(self, lang: str | None = None, seed: int = 0):
+        from . import exercises
+
+        exercises.load_all()
         self.lang = check_language(lang or get_language())
         self.seed = seed
 
