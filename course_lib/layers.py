@@ -1,0 +1,256 @@
+"""Layers from scratch with the CS231n interface, written as the formulas of the slides.
+
+Every layer is a pair of functions::
+
+    out, cache = affine_forward(x, w, b)     # the forward pass keeps what backward needs
+    dx, dw, db = affine_backward(dout, cache) # dout = dL/dout, same shape as out
+
+The losses return ``loss, dx`` at once. ``gradcheck`` estimates a gradient by central
+differences, and ``rel_error`` compares it with the analytic one::
+
+    dx_num = gradcheck(lambda x: affine_forward(x, w, b)[0], x, dout)
+    print_rel_error("dx", dx_num, dx)        # about 1e-10 in float64 when dx is right
+
+Shapes: N examples, D input features, M outputs, C classes or channels, H x W images.
+Use float64 for gradient checks: in float32 the central differences are only ~1e-4 exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from . import activations
+
+
+def affine_forward(x: Tensor, w: Tensor, b: Tensor) -> tuple[Tensor, tuple]:
+    """out = x w + b for x (N, D) or (N, d1, ..., dk) flattened to D = d1 ... dk; w (D, M),
+    b (M,); out (N, M)."""
+    out = x.reshape(x.shape[0], -1) @ w + b
+    return out, (x, w, b)
+
+
+def affine_backward(dout: Tensor, cache: tuple) -> tuple[Tensor, Tensor, Tensor]:
+    """dx = dout w^T (reshaped to x's shape), dw = x^T dout, db = sum over N of dout."""
+    x, w, _ = cache
+    dx = (dout @ w.T).reshape(x.shape)
+    dw = x.reshape(x.shape[0], -1).T @ dout
+    return dx, dw, dout.sum(dim=0)
+
+
+def relu_forward(x: Tensor) -> tuple[Tensor, Tensor]:
+    """out = max(0, x), any shape."""
+    return activations.relu(x), x
+
+
+def relu_backward(dout: Tensor, cache: Tensor) -> Tensor:
+    """dx = dout * [x > 0]: the gradient passes where the input was positive."""
+    return dout * (cache > 0)
+
+
+def sigmoid_forward(x: Tensor) -> tuple[Tensor, Tensor]:
+    """out = 1 / (1 + e^(-x)), any shape; the cache is the output."""
+    out = activations.sigmoid(x)
+    return out, out
+
+
+def sigmoid_backward(dout: Tensor, cache: Tensor) -> Tensor:
+    """dx = dout * out (1 - out)."""
+    return dout * cache * (1 - cache)
+
+
+def tanh_forward(x: Tensor) -> tuple[Tensor, Tensor]:
+    """out = tanh(x), any shape; the cache is the output."""
+    out = activations.tanh(x)
+    return out, out
+
+
+def tanh_backward(dout: Tensor, cache: Tensor) -> Tensor:
+    """dx = dout * (1 - out^2)."""
+    return dout * (1 - cache**2)
+
+
+def softmax_loss(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """Softmax cross-entropy, averaged over the batch: x (N, C) scores, y (N,) class indices.
+
+    p_ic = e^(x_ic) / sum_k e^(x_ik),  L = -(1/N) sum_i log p_(i, y_i),
+    dL/dx_ic = (p_ic - [c = y_i]) / N.   Returns the loss (scalar tensor) and dx (N, C).
+    """
+    n = x.shape[0]
+    shifted = x - x.amax(dim=1, keepdim=True)
+    log_p = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
+    rows = torch.arange(n)
+    loss = -log_p[rows, y].mean()
+    dx = log_p.exp()
+    dx[rows, y] -= 1
+    return loss, dx / n
+
+
+def mse_loss(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean squared error over all elements: L = (1/n) sum (x - y)^2, dx = 2 (x - y) / n."""
+    diff = x - y
+    return (diff**2).mean(), 2 * diff / diff.numel()
+
+
+def dropout_forward(x: Tensor, p: float = 0.5, train: bool = True, inverted: bool = True,
+                    generator: torch.Generator | None = None) -> tuple[Tensor, Tensor | float]:
+    """Dropout: in training, each unit is zeroed with probability ``p`` (as in torch).
+
+    ``p`` is the *drop* probability. The seed slides (CS231n) use ``p`` for the *keep*
+    probability instead: their ``p = 0.5`` is ours ``p = 1 - 0.5``. With q = 1 - p to keep:
+
+    - vanilla (``inverted=False``): train out = x * m, m ~ Bernoulli(q); test out = q x,
+      so that the test output equals the expected training output;
+    - inverted (``inverted=True``, torch's ``F.dropout``): train out = x * m / q; test out = x.
+
+    x any shape. The cache is the factor that multiplied x: the (scaled) mask in training, a
+    number at test time.
+    """
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout probability has to be in [0, 1), but got {p}")
+    q = 1 - p
+    if not train:
+        factor = 1.0 if inverted else q
+        return x * factor, factor
+    mask = (torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device) < q)
+    mask = mask.to(x.dtype) / q if inverted else mask.to(x.dtype)
+    return x * mask, mask
+
+
+def dropout_backward(dout: Tensor, cache: Tensor | float) -> Tensor:
+    """dx = dout * mask: dropped units get no gradient; the same scaling as forward."""
+    return dout * cache
+
+
+def batchnorm_forward(x: Tensor, gamma: Tensor, beta: Tensor, running_mean: Tensor | None,
+                      running_var: Tensor | None, train: bool = True, momentum: float = 0.1,
+                      eps: float = 1e-5) -> tuple[Tensor, tuple]:
+    """Batch normalization, per feature j, for x (N, D) or per channel for x (N, C, H, W).
+
+    Training, over the m = N (or N H W) values of feature j:
+        mu_j = (1/m) sum_i x_ij,   sigma_j^2 = (1/m) sum_i (x_ij - mu_j)^2,
+        x^_ij = (x_ij - mu_j) / sqrt(sigma_j^2 + eps),   y_ij = gamma_j x^_ij + beta_j,
+    and, in place as in torch, running = (1 - momentum) running + momentum batch statistic
+    (the variance taken unbiased, times m / (m - 1)). At test time mu and sigma^2 are the
+    running statistics. gamma, beta, running_mean, running_var: (D,) or (C,). out: x's shape.
+    """
+    dims = [0, *range(2, x.dim())]
+    shape = [1, -1] + [1] * (x.dim() - 2)
+    if train:
+        mean, var = x.mean(dim=dims), x.var(dim=dims, correction=0)
+        if running_mean is not None:
+            m = x.numel() // x.shape[1]
+            running_mean.mul_(1 - momentum).add_(momentum * mean)
+            running_var.mul_(1 - momentum).add_(momentum * var * m / (m - 1))
+    else:
+        mean, var = running_mean, running_var
+    inv_std = (var + eps).rsqrt().reshape(shape)
+    x_hat = (x - mean.reshape(shape)) * inv_std
+    out = gamma.reshape(shape) * x_hat + beta.reshape(shape)
+    return out, (x_hat, gamma.reshape(shape), inv_std, dims, train)
+
+
+def batchnorm_backward(dout: Tensor, cache: tuple) -> tuple[Tensor, Tensor, Tensor]:
+    """dgamma_j = sum_i dout_ij x^_ij, dbeta_j = sum_i dout_ij, and in training
+
+        dx_ij = gamma_j / (m sqrt(sigma_j^2 + eps))
+                * (m dout_ij - sum_k dout_kj - x^_ij sum_k dout_kj x^_kj)
+
+    (mu and sigma^2 depend on every x_kj); at test time simply dx = dout gamma / sqrt(var + eps).
+    """
+    x_hat, gamma, inv_std, dims, train = cache
+    dgamma, dbeta = (dout * x_hat).sum(dim=dims), dout.sum(dim=dims)
+    if not train:
+        return dout * gamma * inv_std, dgamma, dbeta
+    m = dout.numel() // dout.shape[1]
+    dx = gamma * inv_std / m * (
+        m * dout - dout.sum(dim=dims, keepdim=True)
+        - x_hat * (dout * x_hat).sum(dim=dims, keepdim=True)
+    )
+    return dx, dgamma, dbeta
+
+
+def conv_forward_naive(x: Tensor, w: Tensor, b: Tensor, stride: int = 1,
+                       pad: int = 0) -> tuple[Tensor, tuple]:
+    """2-D convolution (cross-correlation, as in torch) straight from the definition:
+
+        out[n, f, r, c] = b[f] + sum_{ch, i, j} w[f, ch, i, j] xp[n, ch, r s + i, c s + j]
+
+    with xp = x zero-padded by ``pad`` on each side and s = ``stride``. x (N, C, H, W),
+    w (F, C, HH, WW), b (F,); out (N, F, H', W'), H' = 1 + (H + 2 pad - HH) // s, likewise W'.
+    The loop runs over the HH x WW filter taps; each tap is one product over the channels.
+    """
+    n, _, h, wd = x.shape
+    f, _, hh, ww = w.shape
+    xp = _zero_pad(x, pad)
+    h_out, w_out = 1 + (h + 2 * pad - hh) // stride, 1 + (wd + 2 * pad - ww) // stride
+    out = b.reshape(1, f, 1, 1).expand(n, f, h_out, w_out).clone()
+    for i in range(hh):
+        for j in range(ww):
+            window = xp[:, :, i:i + stride * h_out:stride, j:j + stride * w_out:stride]
+            out += torch.einsum("nchw,fc->nfhw", window, w[:, :, i, j])
+    return out, (x, w, b, stride, pad)
+
+
+def conv_backward_naive(dout: Tensor, cache: tuple) -> tuple[Tensor, Tensor, Tensor]:
+    """For each tap (i, j): dw[:, :, i, j] = sum_{n,r,c} dout[n, :, r, c] xp[n, :, r s + i, c s + j]
+    and dxp[n, :, r s + i, c s + j] += sum_f dout[n, f, r, c] w[f, :, i, j]; db = sum of dout
+    over n, r, c. dx is dxp without the padding. Shapes as in ``conv_forward_naive``."""
+    x, w, _, stride, pad = cache
+    h, wd = x.shape[2:]
+    h_out, w_out = dout.shape[2:]
+    xp = _zero_pad(x, pad)
+    dxp, dw = torch.zeros_like(xp), torch.zeros_like(w)
+    for i in range(w.shape[2]):
+        for j in range(w.shape[3]):
+            taps = (slice(None), slice(None), slice(i, i + stride * h_out, stride),
+                    slice(j, j + stride * w_out, stride))
+            dw[:, :, i, j] = torch.einsum("nfhw,nchw->fc", dout, xp[taps])
+            dxp[taps] += torch.einsum("nfhw,fc->nchw", dout, w[:, :, i, j])
+    return dxp[:, :, pad:pad + h, pad:pad + wd], dw, dout.sum(dim=(0, 2, 3))
+
+
+def _zero_pad(x: Tensor, pad: int) -> Tensor:
+    """x (N, C, H, W) -> (N, C, H + 2 pad, W + 2 pad) with zeros around."""
+    n, c, h, w = x.shape
+    xp = x.new_zeros(n, c, h + 2 * pad, w + 2 * pad)
+    xp[:, :, pad:pad + h, pad:pad + w] = x
+    return xp
+
+
+def gradcheck(f: Callable[[Tensor], Tensor], x: Tensor, df: Tensor | None = None,
+              h: float = 1e-6) -> Tensor:
+    """Numerical gradient of sum(f(x) * df) with respect to x by central differences:
+
+        grad[k] = (sum(f(x + h e_k) df) - sum(f(x - h e_k) df)) / (2 h)
+
+    ``df`` is the upstream gradient dout (omit it when f returns a scalar). ``x`` is changed in
+    place one entry at a time and restored, so ``f`` must read x when called, e.g.
+    ``lambda x: affine_forward(x, w, b)[0]``. Costs 2 calls of f per entry of x.
+    """
+    df = torch.ones(()) if df is None else df
+    grad = torch.zeros_like(x)
+    flat, grad_flat = x.view(-1), grad.view(-1)
+    for k in range(flat.numel()):
+        old = flat[k].item()
+        flat[k] = old + h
+        plus = (f(x) * df).sum().item()
+        flat[k] = old - h
+        minus = (f(x) * df).sum().item()
+        flat[k] = old
+        grad_flat[k] = (plus - minus) / (2 * h)
+    return grad
+
+
+def rel_error(a: Tensor, b: Tensor) -> float:
+    """max |a - b| / max(1e-8, |a| + |b|), elementwise: ~1e-7 or less means the same gradient."""
+    return ((a - b).abs() / (a.abs() + b.abs()).clamp_min(1e-8)).max().item()
+
+
+def print_rel_error(name: str, a: Tensor, b: Tensor) -> float:
+    """Print ``name: rel_error = ...`` as in the CS231n notebooks and return the error."""
+    err = rel_error(a, b)
+    print(f"{name}: rel_error = {err:.2e}")
+    return err

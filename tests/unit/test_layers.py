@@ -1,0 +1,273 @@
+"""From-scratch layers against torch (forward) and torch.autograd / central differences (backward).
+
+Everything in float64, with shapes and seeds drawn by hypothesis.
+"""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from course_lib import layers as L
+
+TOL = {"rtol": 1e-8, "atol": 1e-8}
+
+seeds = st.integers(0, 2**32 - 1)
+sizes = st.integers(1, 4)
+
+
+def randn(*shape, g):
+    return torch.randn(*shape, generator=g, dtype=torch.float64)
+
+
+def torch_backward(fn, inputs, dout):
+    """fn(*inputs) and the gradients of sum(fn(*inputs) * dout) by torch.autograd."""
+    leaves = [t.detach().clone().requires_grad_() for t in inputs]
+    out = fn(*leaves)
+    out.backward(dout)
+    return out.detach(), [leaf.grad for leaf in leaves]
+
+
+def assert_gradcheck(f, x, analytic, dout=None):
+    """The analytic gradient equals central differences up to their error (h = 1e-6)."""
+    torch.testing.assert_close(L.gradcheck(f, x, dout), analytic, rtol=1e-6, atol=1e-7)
+
+
+def assert_all_close(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b, **TOL)
+
+
+@given(n=sizes, dims=st.lists(sizes, min_size=1, max_size=2), m=sizes, seed=seeds)
+def test_affine_matches_torch_and_gradcheck(n, dims, m, seed):
+    g = torch.Generator().manual_seed(seed)
+    x, w, b = randn(n, *dims, g=g), randn(math.prod(dims), m, g=g), randn(m, g=g)
+    dout = randn(n, m, g=g)
+    out, cache = L.affine_forward(x, w, b)
+    grads = L.affine_backward(dout, cache)
+    ref_out, ref_grads = torch_backward(lambda x, w, b: F.linear(x.flatten(1), w.T, b),
+                                        [x, w, b], dout)
+    assert_all_close([out, *grads], [ref_out, *ref_grads])
+    assert grads[0].shape == x.shape
+    assert_gradcheck(lambda x: L.affine_forward(x, w, b)[0], x, grads[0], dout)
+    assert_gradcheck(lambda w: L.affine_forward(x, w, b)[0], w, grads[1], dout)
+
+
+ELEMENTWISE = {
+    "relu": (L.relu_forward, L.relu_backward, F.relu),
+    "sigmoid": (L.sigmoid_forward, L.sigmoid_backward, torch.sigmoid),
+    "tanh": (L.tanh_forward, L.tanh_backward, torch.tanh),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
+@given(shape=st.lists(sizes, min_size=1, max_size=3), seed=seeds)
+def test_elementwise_layers_match_torch_and_gradcheck(name, shape, seed):
+    forward, backward, reference = ELEMENTWISE[name]
+    g = torch.Generator().manual_seed(seed)
+    x, dout = 3 * randn(*shape, g=g), randn(*shape, g=g)
+    out, cache = forward(x)
+    dx = backward(dout, cache)
+    ref_out, (ref_dx,) = torch_backward(reference, [x], dout)
+    assert_all_close([out, dx], [ref_out, ref_dx])
+    assert_gradcheck(lambda x: forward(x)[0], x, dx, dout)
+
+
+@given(n=sizes, c=st.integers(2, 6), seed=seeds, scale=st.sampled_from([1.0, 100.0]))
+def test_softmax_loss_matches_cross_entropy(n, c, seed, scale):
+    g = torch.Generator().manual_seed(seed)
+    x, y = scale * randn(n, c, g=g), torch.randint(c, (n,), generator=g)
+    loss, dx = L.softmax_loss(x, y)
+    ref_loss, (ref_dx,) = torch_backward(lambda x: F.cross_entropy(x, y), [x], None)
+    assert_all_close([loss, dx], [ref_loss, ref_dx])
+    if scale == 1.0:
+        assert_gradcheck(lambda x: L.softmax_loss(x, y)[0], x, dx)
+
+
+def test_softmax_loss_of_uniform_scores_is_log_c():
+    loss, _ = L.softmax_loss(torch.zeros(5, 10, dtype=torch.float64), torch.zeros(5).long())
+    assert loss.item() == pytest.approx(math.log(10))
+
+
+@given(shape=st.lists(sizes, min_size=1, max_size=3), seed=seeds)
+def test_mse_loss_matches_torch(shape, seed):
+    g = torch.Generator().manual_seed(seed)
+    x, y = randn(*shape, g=g), randn(*shape, g=g)
+    loss, dx = L.mse_loss(x, y)
+    ref_loss, (ref_dx,) = torch_backward(lambda x: F.mse_loss(x, y), [x], None)
+    assert_all_close([loss, dx], [ref_loss, ref_dx])
+    assert_gradcheck(lambda x: L.mse_loss(x, y)[0], x, dx)
+
+
+MANY = (400, 500)  # 200 000 units: the kept fraction is within 0.005 of q
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.8])
+def test_inverted_dropout_scales_at_train_time(p):
+    x = torch.ones(MANY, dtype=torch.float64)
+    out, _ = L.dropout_forward(x, p, train=True, inverted=True)
+    kept = out != 0
+    assert kept.double().mean().item() == pytest.approx(1 - p, abs=0.005)
+    assert torch.equal(out[kept], x[kept] / (1 - p))
+    assert out.mean().item() == pytest.approx(1.0, abs=0.02)  # E[out] = x already
+    test_out, _ = L.dropout_forward(x, p, train=False, inverted=True)
+    assert torch.equal(test_out, x)
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.8])
+def test_vanilla_dropout_scales_at_test_time(p):
+    x = torch.ones(MANY, dtype=torch.float64)
+    out, _ = L.dropout_forward(x, p, train=True, inverted=False)
+    kept = out != 0
+    assert kept.double().mean().item() == pytest.approx(1 - p, abs=0.005)
+    assert torch.equal(out[kept], x[kept])
+    test_out, _ = L.dropout_forward(x, p, train=False, inverted=False)
+    assert torch.equal(test_out, (1 - p) * x)
+    assert out.mean().item() == pytest.approx(test_out.mean().item(), abs=0.01)
+
+
+def test_inverted_dropout_keeps_what_torch_keeps_with_the_same_scale():
+    x = torch.ones(MANY, dtype=torch.float64)
+    ours, _ = L.dropout_forward(x, 0.3)
+    theirs = F.dropout(x, 0.3, training=True)
+    assert set(ours.unique().tolist()) == set(theirs.unique().tolist()) == {0.0, 1 / 0.7}
+
+
+@pytest.mark.parametrize("inverted", [True, False])
+@pytest.mark.parametrize("train", [True, False])
+@given(shape=st.lists(sizes, min_size=1, max_size=3), p=st.floats(0.0, 0.9), seed=seeds)
+def test_dropout_backward_uses_the_forward_mask(inverted, train, shape, p, seed):
+    g = torch.Generator().manual_seed(seed)
+    x, dout = randn(*shape, g=g), randn(*shape, g=g)
+
+    def forward(x):
+        return L.dropout_forward(x, p, train, inverted, torch.Generator().manual_seed(seed))
+
+    out, cache = forward(x)
+    dx = L.dropout_backward(dout, cache)
+    ref_out, (ref_dx,) = torch_backward(lambda x: forward(x)[0], [x], dout)
+    assert_all_close([out, dx], [ref_out, ref_dx])
+    assert_gradcheck(lambda x: forward(x)[0], x, dx, dout)
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5])
+def test_dropout_refuses_a_probability_outside_0_1(p):
+    with pytest.raises(ValueError, match="dropout probability"):
+        L.dropout_forward(torch.ones(3), p)
+
+
+def batchnorm_case(shape, seed):
+    """x with a mean and scale per feature, gamma, beta, running mean and variance, dout."""
+    g = torch.Generator().manual_seed(seed)
+    c = shape[1]
+    x = 2 * randn(*shape, g=g) + randn(1, c, *[1] * (len(shape) - 2), g=g)
+    gamma, beta = randn(c, g=g), randn(c, g=g)
+    running_mean, running_var = randn(c, g=g), randn(c, g=g).exp()
+    return x, gamma, beta, running_mean, running_var, randn(*shape, g=g)
+
+
+bn_shapes = st.one_of(
+    st.tuples(st.integers(2, 6), sizes),                      # (N, D)
+    st.tuples(sizes, sizes, st.integers(1, 3), st.integers(2, 3)),  # (N, C, H, W)
+)
+
+
+@given(shape=bn_shapes, momentum=st.floats(0.0, 1.0), eps=st.sampled_from([1e-5, 1e-3]),
+       seed=seeds)
+def test_batchnorm_train_matches_torch_including_running_stats(shape, momentum, eps, seed):
+    x, gamma, beta, rm, rv, dout = batchnorm_case(shape, seed)
+    ref_rm, ref_rv = rm.clone(), rv.clone()
+    out, cache = L.batchnorm_forward(x, gamma, beta, rm, rv, True, momentum, eps)
+    grads = L.batchnorm_backward(dout, cache)
+    ref_out, ref_grads = torch_backward(
+        lambda x, gamma, beta: F.batch_norm(x, ref_rm, ref_rv, gamma, beta, True, momentum, eps),
+        [x, gamma, beta], dout)
+    assert_all_close([out, *grads, rm, rv], [ref_out, *ref_grads, ref_rm, ref_rv])
+
+
+@given(shape=bn_shapes, seed=seeds)
+def test_batchnorm_eval_uses_running_stats_like_torch(shape, seed):
+    x, gamma, beta, rm, rv, dout = batchnorm_case(shape, seed)
+    out, cache = L.batchnorm_forward(x, gamma, beta, rm, rv, train=False)
+    grads = L.batchnorm_backward(dout, cache)
+    ref_out, ref_grads = torch_backward(
+        lambda x, gamma, beta: F.batch_norm(x, rm, rv, gamma, beta, training=False),
+        [x, gamma, beta], dout)
+    assert_all_close([out, *grads], [ref_out, *ref_grads])
+
+
+@given(shape=bn_shapes, seed=seeds)
+def test_batchnorm_train_backward_passes_gradcheck(shape, seed):
+    x, gamma, beta, _, _, dout = batchnorm_case(shape, seed)
+
+    def forward(x, gamma, beta):
+        return L.batchnorm_forward(x, gamma, beta, None, None, train=True)[0]
+
+    dx, dgamma, _ = L.batchnorm_backward(dout, L.batchnorm_forward(x, gamma, beta, None, None)[1])
+    assert_gradcheck(lambda x: forward(x, gamma, beta), x, dx, dout)
+    assert_gradcheck(lambda gamma: forward(x, gamma, beta), gamma, dgamma, dout)
+
+
+def test_batchnorm_train_output_has_zero_mean_and_unit_variance_per_feature():
+    x = 5 + 3 * torch.randn(64, 4, dtype=torch.float64)
+    ones, zeros = torch.ones(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)
+    out, _ = L.batchnorm_forward(x, ones, zeros, None, None, eps=0.0)
+    torch.testing.assert_close(out.mean(dim=0), zeros, **TOL)
+    torch.testing.assert_close(out.var(dim=0, correction=0), ones, **TOL)
+
+
+@st.composite
+def conv_cases(draw):
+    n, c, f = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    hh, ww = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    stride, pad = draw(st.integers(1, 3)), draw(st.integers(0, 2))
+    h, w = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    assume(h + 2 * pad >= hh and w + 2 * pad >= ww)
+    return (n, c, h, w), (f, c, hh, ww), stride, pad
+
+
+@given(case=conv_cases(), seed=seeds)
+def test_conv_matches_conv2d_forward_and_backward(case, seed):
+    x_shape, w_shape, stride, pad = case
+    g = torch.Generator().manual_seed(seed)
+    x, w, b = randn(*x_shape, g=g), randn(*w_shape, g=g), randn(w_shape[0], g=g)
+    out, cache = L.conv_forward_naive(x, w, b, stride, pad)
+    dout = randn(*out.shape, g=g)
+    grads = L.conv_backward_naive(dout, cache)
+    ref_out, ref_grads = torch_backward(
+        lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=pad), [x, w, b], dout)
+    assert_all_close([out, *grads], [ref_out, *ref_grads])
+
+
+def test_conv_backward_passes_gradcheck():
+    g = torch.Generator().manual_seed(0)
+    x, w, b = randn(2, 3, 5, 5, g=g), randn(2, 3, 3, 3, g=g), randn(2, g=g)
+    out, cache = L.conv_forward_naive(x, w, b, stride=2, pad=1)
+    dout = randn(*out.shape, g=g)
+    dx, dw, db = L.conv_backward_naive(dout, cache)
+
+    def forward(x=x, w=w, b=b):
+        return L.conv_forward_naive(x, w, b, stride=2, pad=1)[0]
+
+    assert_gradcheck(lambda x: forward(x=x), x, dx, dout)
+    assert_gradcheck(lambda w: forward(w=w), w, dw, dout)
+    assert_gradcheck(lambda b: forward(b=b), b, db, dout)
+
+
+def test_gradcheck_of_a_known_gradient_and_x_is_restored():
+    x = torch.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=torch.float64)
+    before = x.clone()
+    numeric = L.gradcheck(lambda x: (x**3).sum(), x)
+    torch.testing.assert_close(numeric, 3 * x**2, rtol=1e-8, atol=1e-8)
+    assert torch.equal(x, before)
+
+
+def test_rel_error_is_relative_and_printed(capsys):
+    a = torch.tensor([1.0, 100.0], dtype=torch.float64)
+    assert L.rel_error(a, a) == 0.0
+    assert L.rel_error(a, a * (1 + 1e-6)) == pytest.approx(0.5e-6, rel=1e-3)
+    err = L.print_rel_error("dx", a, a + 1e-9)
+    assert capsys.readouterr().out == f"dx: rel_error = {err:.2e}\n"
