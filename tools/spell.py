@@ -7,7 +7,8 @@ Markdown cells of notebooks/<lang>/*.ipynb and README.<lang>.md are checked with
 dictionary (sk_SK, sr_Latn_RS, ru_RU) plus en_US for the English terms given in brackets;
 README.md and data/README.md with en_US. Code, formulas, links and HTML are skipped. Words that
 are right but unknown to the dictionaries (technical terms, names) belong in the reviewed
-project word list docs/spelling/<lang>.txt, one word a line.
+project word lists docs/spelling/<lang>.txt (shared) and <lang>-NN.txt (words of notebook
+NN), one word a line.
 
 Needs hunspell with the dictionaries: on Debian or Ubuntu
 ``apt-get install hunspell hunspell-sk hunspell-sr hunspell-ru hunspell-en-us``.
@@ -64,11 +65,13 @@ def documents() -> list[tuple[Path, str, str]]:
 
 
 def wordlist(lang: str) -> set[str]:
-    path = WORDLISTS / f"{lang}.txt"
-    if not path.exists():
-        return set()
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return {w.strip() for w in lines if w.strip() and not w.startswith("#")}
+    """The reviewed words of ``lang``: docs/spelling/<lang>.txt and <lang>-*.txt (per notebook)."""
+    paths = [WORDLISTS / f"{lang}.txt", *sorted(WORDLISTS.glob(f"{lang}-*.txt"))]
+    words = set()
+    for path in filter(Path.exists, paths):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        words |= {w.strip() for w in lines if w.strip() and not w.startswith("#")}
+    return words
 
 
 def unknown_words(text: str, lang: str) -> list[str]:
