@@ -38,6 +38,8 @@ def main(argv=None) -> int:
     paths = args.paths or [p for lang in LANGS for p in sorted((NOTEBOOKS / lang).glob("*.ipynb"))]
     os.environ.setdefault("COURSE_PROFILE", "quick")
     os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="mpl-"))
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     for path in paths:
         print(f"{execute(path):7.1f} s  {path}", flush=True)
     return 0

@@ -1,0 +1,203 @@
+r"""Learning-rate schedules of the lecture, each a closed-form formula of the step t.
+
+"The learning rate should decay over the iterations": step decay, exponential decay, 1/t decay,
+cosine annealing and cosine annealing with warm restarts (SGDR, Loshchilov and Hutter 2016),
+whose cycles also give the snapshots of a snapshot ensemble.
+
+Each schedule is twice here:
+
+- a pure function ``step_lr(t, lr, ...)`` ... for plots and exercises; ``lr_at(name, t, lr, ...)``
+  picks one by name: ``[lr_at("cosine", t, 0.1, T_max=50) for t in range(100)]``;
+- a ``torch.optim.lr_scheduler.LRScheduler`` with torch's name and arguments (``InverseTimeLR``
+  has no torch twin: it equals ``LambdaLR(opt, lambda t: 1 / (1 + k * t))``). Its ``get_lr``
+  applies the formula to each group's initial learning rate at ``last_epoch``, so it does not
+  compose with a second scheduler on the same optimizer (torch's recursive forms do).
+
+Here t counts the calls to ``scheduler.step()`` (epochs or batches) from 0 and lr_0 is the
+learning rate the optimizer had when the scheduler was created. Bad arguments raise ValueError.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+
+__all__ = [
+    "StepLR", "ExponentialLR", "InverseTimeLR", "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts", "step_lr", "exponential_lr", "inverse_time_lr",
+    "cosine_lr", "warm_restarts_lr", "lr_at", "SCHEDULES",
+]
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_step(step_size: int, gamma: float) -> None:
+    _require(_is_int(step_size) and step_size > 0,
+             f"Expected positive integer step_size, but got {step_size}")
+    _require(gamma > 0, f"Invalid gamma value: {gamma}")
+
+
+def _check_exponential(gamma: float) -> None:
+    _require(gamma > 0, f"Invalid gamma value: {gamma}")
+
+
+def _check_inverse_time(k: float) -> None:
+    _require(k >= 0, f"Invalid decay rate k: {k}")
+
+
+def _check_eta_min(eta_min: float) -> None:
+    _require(isinstance(eta_min, (float, int)),
+             f"Expected float or int eta_min, but got {eta_min} of type {type(eta_min)}")
+    _require(eta_min >= 0, f"Invalid eta_min value: {eta_min}")
+
+
+def _check_cosine(T_max: int, eta_min: float) -> None:
+    _require(T_max > 0, f"Expected positive T_max, but got {T_max}")
+    _check_eta_min(eta_min)
+
+
+def _check_warm_restarts(T_0: int, T_mult: int, eta_min: float) -> None:
+    _require(_is_int(T_0) and T_0 > 0, f"Expected positive integer T_0, but got {T_0}")
+    _require(_is_int(T_mult) and T_mult >= 1, f"Expected integer T_mult >= 1, but got {T_mult}")
+    _check_eta_min(eta_min)
+
+
+def step_lr(t: int, lr: float, step_size: int, gamma: float = 0.1) -> float:
+    """Step decay, lr_t = lr_0 γ^⌊t / step_size⌋: e.g. halve (γ = 0.5) every few epochs."""
+    _check_step(step_size, gamma)
+    return lr * gamma ** (t // step_size)
+
+
+def exponential_lr(t: int, lr: float, gamma: float) -> float:
+    """Exponential decay, lr_t = lr_0 γ^t; the slide's lr_0 e^{-kt} with γ = e^{-k}."""
+    _check_exponential(gamma)
+    return lr * gamma**t
+
+
+def inverse_time_lr(t: int, lr: float, k: float) -> float:
+    """1/t decay, lr_t = lr_0 / (1 + k t)."""
+    _check_inverse_time(k)
+    return lr / (1 + k * t)
+
+
+def cosine_lr(t: int, lr: float, T_max: int, eta_min: float = 0.0) -> float:
+    """Cosine annealing from lr_0 down to η_min in T_max steps (and back up after that).
+
+        lr_t = η_min + (lr_0 - η_min) (1 + cos(π t / T_max)) / 2
+    """
+    _check_cosine(T_max, eta_min)
+    return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * t / T_max)) / 2
+
+
+def warm_restarts_lr(t: int, lr: float, T_0: int, T_mult: int = 1,
+                     eta_min: float = 0.0) -> float:
+    """Cosine annealing restarted from lr_0 after T_0, T_0 T_mult, T_0 T_mult², ... steps (SGDR).
+
+        lr_t = η_min + (lr_0 - η_min) (1 + cos(π T_cur / T_i)) / 2
+
+    where T_i is the length of the current cycle and T_cur the steps since its restart.
+    """
+    _check_warm_restarts(T_0, T_mult, eta_min)
+    T_cur, T_i = t, T_0
+    while T_cur >= T_i:
+        T_cur, T_i = T_cur - T_i, T_i * T_mult
+    return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * T_cur / T_i)) / 2
+
+
+SCHEDULES = {
+    "step": step_lr,
+    "exponential": exponential_lr,
+    "inverse_time": inverse_time_lr,
+    "cosine": cosine_lr,
+    "warm_restarts": warm_restarts_lr,
+}
+"""The pure schedule functions by name, as ``lr_at`` knows them."""
+
+
+def lr_at(schedule: str, t: int, lr: float, **hyper) -> float:
+    """The learning rate of the named schedule at step ``t``, starting from ``lr``.
+
+    ``schedule`` is a key of ``SCHEDULES``; ``hyper`` are the arguments of that function,
+    e.g. ``lr_at("step", 30, 0.1, step_size=10, gamma=0.5) == 0.0125``.
+    """
+    _require(schedule in SCHEDULES,
+             f"Unknown schedule {schedule!r}; known schedules: {', '.join(SCHEDULES)}")
+    return SCHEDULES[schedule](t, lr, **hyper)
+
+
+class StepLR(LRScheduler):
+    """Step decay: lr_t = lr_0 γ^⌊t / step_size⌋ for each parameter group (torch's StepLR)."""
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
+                 last_epoch: int = -1):
+        _check_step(step_size, gamma)
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [step_lr(self.last_epoch, lr, self.step_size, self.gamma) for lr in self.base_lrs]
+
+
+class ExponentialLR(LRScheduler):
+    """Exponential decay: lr_t = lr_0 γ^t, i.e. lr_0 e^{-kt} with γ = e^{-k} (torch's)."""
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
+        _check_exponential(gamma)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [exponential_lr(self.last_epoch, lr, self.gamma) for lr in self.base_lrs]
+
+
+class InverseTimeLR(LRScheduler):
+    """1/t decay: lr_t = lr_0 / (1 + k t); torch's ``LambdaLR(opt, lambda t: 1 / (1 + k t))``."""
+
+    def __init__(self, optimizer: Optimizer, k: float, last_epoch: int = -1):
+        _check_inverse_time(k)
+        self.k = k
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [inverse_time_lr(self.last_epoch, lr, self.k) for lr in self.base_lrs]
+
+
+class CosineAnnealingLR(LRScheduler):
+    """Cosine annealing: lr_t = η_min + (lr_0 - η_min) (1 + cos(π t / T_max)) / 2 (torch's)."""
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
+                 last_epoch: int = -1):
+        _check_cosine(T_max, eta_min)
+        self.T_max, self.eta_min = T_max, eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [cosine_lr(self.last_epoch, lr, self.T_max, self.eta_min) for lr in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR: cosine annealing restarted after cycles of T_0, T_0 T_mult, ... steps (torch's).
+
+        lr_t = η_min + (lr_0 - η_min) (1 + cos(π T_cur / T_i)) / 2
+
+    T_i is the length of the current cycle, T_cur the steps since its restart.
+    """
+
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1):
+        _check_warm_restarts(T_0, T_mult, eta_min)
+        self.T_0, self.T_mult, self.eta_min = T_0, T_mult, eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [warm_restarts_lr(self.last_epoch, lr, self.T_0, self.T_mult, self.eta_min)
+                for lr in self.base_lrs]
