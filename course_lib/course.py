@@ -93,6 +93,9 @@ def setup(lang: str, seed: int = 0, verbose: bool = True) -> Course:
     i18n.set_language(lang)
     profile = current_profile()
     device = pick_device()
+    if profile.quick and device.type == "cpu":
+        # Quick runs use small tensors, where a second thread only waits on busy cores.
+        torch.set_num_threads(1)
     seed_everything(seed)
     matplotlib_defaults()
     banner = i18n.t(

@@ -72,3 +72,14 @@ def test_course_messages_come_from_the_catalog(monkeypatch):
     course = setup("sr", verbose=False)
     assert course.t("data.unknown_dataset", name="a", known="b").startswith("Nepoznat")
     assert "quick" in course.banner
+
+
+def test_quick_profile_on_cpu_computes_in_one_thread(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "quick")
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    threads = torch.get_num_threads()
+    try:
+        setup("sk", verbose=False)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)

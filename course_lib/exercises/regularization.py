@@ -1,0 +1,80 @@
+"""Exercises of lecture 05 (regularization): inverted dropout, the elastic-net gradient, int8.
+
+The references reuse the library: ``course_lib.regularization`` for the penalties and
+``course_lib.compression`` for quantization.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..checks import exercise
+from ..compression import quantize_int8
+from ..regularization import elastic_net_penalty
+
+
+def _randn(gen: torch.Generator, *shape: int, scale: float = 1.0) -> torch.Tensor:
+    return scale * torch.randn(*shape, generator=gen, dtype=torch.float64)
+
+
+def _mask(gen: torch.Generator, shape: tuple[int, ...], p: float) -> torch.Tensor:
+    """A 0/1 float64 mask keeping each entry with probability ``1 - p``."""
+    return (torch.rand(shape, generator=gen, dtype=torch.float64) >= p).to(torch.float64)
+
+
+def _dropout_cases(gen):
+    return [
+        {"x": _randn(gen, 6), "mask": _mask(gen, (6,), 0.5), "p": 0.5},
+        {"x": _randn(gen, 4, 5), "mask": _mask(gen, (4, 5), 0.2), "p": 0.2},
+        {"x": _randn(gen, 2, 3, 4), "mask": _mask(gen, (2, 3, 4), 0.75), "p": 0.75},
+    ]
+
+
+@exercise("inverted_dropout_forward", cases=_dropout_cases, outputs=("out",),
+          hint="lecture05.hint_inverted_dropout_forward")
+def inverted_dropout_forward(x: torch.Tensor, mask: torch.Tensor, p: float) -> torch.Tensor:
+    """Training-time inverted dropout with a given 0/1 ``mask``: ``x * mask / (1 - p)``.
+
+    ``p`` is the probability to drop, as in ``torch.nn.Dropout``; this is
+    ``course_lib.regularization.dropout`` with its random mask replaced by ``mask``.
+    """
+    return x * mask / (1 - p)
+
+
+def _elastic_cases(gen):
+    w = _randn(gen, 3, 4)
+    w[0, 0] = 0.0
+    return [
+        {"w": _randn(gen, 5), "l1": 0.1, "l2": 0.0},
+        {"w": _randn(gen, 6), "l1": 0.0, "l2": 0.01},
+        {"w": w, "l1": 0.05, "l2": 0.5},
+    ]
+
+
+@exercise("elastic_net_grad", cases=_elastic_cases, outputs=("grad",),
+          hint="lecture05.hint_elastic_net_grad")
+def elastic_net_grad(w: torch.Tensor, l1: float, l2: float) -> torch.Tensor:
+    """Gradient of ``l1 * sum |w| + l2 * sum w^2``: ``l1 * sign(w) + 2 * l2 * w``.
+
+    At ``w = 0`` the subgradient 0 is taken (``sign(0) = 0``), as autograd does for ``abs``.
+    The reference differentiates ``course_lib.regularization.elastic_net_penalty``.
+    """
+    w = w.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(elastic_net_penalty(w, l1, l2), w)
+    return grad
+
+
+def _quantize_cases(gen):
+    return [
+        {"w": _randn(gen, 8, scale=0.1)},
+        {"w": _randn(gen, 5, 6, scale=2.0)},
+        {"w": torch.tensor([-0.5, 0.3, 0.0, 0.1], dtype=torch.float64)},
+    ]
+
+
+@exercise("quantize_int8", cases=_quantize_cases, outputs=("q", "scale"), atol=1e-12,
+          hint="lecture05.hint_quantize_int8")
+def quantize_int8_reference(w: torch.Tensor):
+    """Symmetric per-tensor int8: ``scale = max |w| / 127``, ``q = round(w / scale)`` as int8."""
+    q, scale = quantize_int8(w)
+    return q, float(scale)
