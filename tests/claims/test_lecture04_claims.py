@@ -1,0 +1,115 @@
+"""Claims of lecture 04 (optimizers) beyond tests/claims/test_optimizer_claims.py.
+
+Each test reruns the notebook's experiment from course_lib.optim_experiments (float64, seeded)
+and fails if the sentence in the notebook would stop being true.
+"""
+
+import math
+
+import pytest
+import torch
+
+from course_lib import optim_experiments as oe
+from course_lib import schedules
+
+STEPS = 60
+
+
+def bowl_distance(method):
+    return oe.distance_to_minimum("bowl", oe.optimizer_path("bowl", method, steps=STEPS))
+
+
+def test_sgd_zig_zags_across_the_steep_axis_of_the_ill_conditioned_bowl():
+    path = oe.optimizer_path("bowl", "sgd", steps=STEPS)
+    signs = (path[1:10, 1] > 0).tolist()
+    assert all(a != b for a, b in zip(signs, signs[1:], strict=False))
+    assert bowl_distance("sgd") > 1.0
+
+
+def test_momentum_with_the_same_lr_ends_almost_ten_times_closer_than_sgd():
+    assert oe.DEFAULT_LR["bowl"]["momentum"] == oe.DEFAULT_LR["bowl"]["sgd"]
+    assert bowl_distance("momentum") < bowl_distance("sgd") / 8
+
+
+def test_nesterov_diverges_at_the_sgd_lr_but_converges_at_a_smaller_one():
+    far = oe.optimizer_path("bowl", "nesterov", lr=0.17, steps=STEPS)
+    assert oe.distance_to_minimum("bowl", far) > 100
+    assert bowl_distance("nesterov") < bowl_distance("momentum")
+
+
+@pytest.mark.parametrize("method", ["adagrad", "rmsprop", "adam"])
+def test_adaptive_methods_end_much_closer_than_sgd_on_the_bowl(method):
+    assert bowl_distance(method) < bowl_distance("sgd") / 5
+
+
+def test_sgd_stepping_above_2_over_the_steep_curvature_diverges():
+    path = oe.optimizer_path("bowl", "sgd", lr=0.21, steps=STEPS)
+    assert abs(path[-1, 1].item()) > abs(path[0, 1].item())
+
+
+def test_adam_bias_correction_makes_every_step_lr_for_a_constant_gradient():
+    assert oe.adam_step_sizes(50, bias_correction=True) == pytest.approx([1.0] * 50, rel=1e-6)
+
+
+def test_adam_without_correction_takes_a_3_2_times_too_large_first_step_up_to_6_5():
+    sizes = oe.adam_step_sizes(50, bias_correction=False)
+    assert sizes[0] == pytest.approx(0.1 / math.sqrt(0.001), rel=1e-5)
+    assert 6.5 < max(sizes) < 6.7
+    assert 8 <= sizes.index(max(sizes)) + 1 <= 14
+
+
+def test_plain_gd_started_on_the_stable_axis_stalls_at_the_saddle_point():
+    path = oe.optimizer_path("saddle", "sgd", steps=100)
+    assert path[:, 1].abs().max().item() == 0.0
+    assert path[-1].norm().item() < 1e-3
+    assert oe.distance_to_minimum("saddle", path) == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("method", ["sgd", "momentum", "adam"])
+def test_noisy_gradients_escape_the_saddle_point(method):
+    path = oe.optimizer_path("saddle", method, steps=100, noise=0.05)
+    assert oe.distance_to_minimum("saddle", path) < 0.2
+
+
+@pytest.mark.parametrize("method", ["momentum", "adam"])
+def test_momentum_and_adam_leave_the_saddle_faster_than_noisy_sgd(method):
+    def leave_time(m):
+        path = oe.optimizer_path("saddle", m, steps=100, noise=0.05)
+        return next(i for i, p in enumerate(path) if abs(p[1].item()) > 0.5)
+
+    assert leave_time(method) < leave_time("sgd")
+
+
+@pytest.mark.parametrize("evaluations", [200, 1000])
+def test_lbfgs_after_30_gradients_beats_gradient_descent_after_all_of_them(evaluations):
+    curves = oe.lbfgs_vs_sgd(evaluations)
+    assert len(curves["sgd"]) == evaluations
+    assert curves["lbfgs"][29] < curves["sgd"][-1]
+
+
+def test_schedule_values_printed_in_the_notebook():
+    def at(name, t, **hyper):
+        return round(schedules.lr_at(name, t, 0.1, **hyper), 4)
+
+    assert [at("step", t, step_size=25, gamma=0.5) for t in (0, 25, 50, 99)] == \
+        [0.1, 0.05, 0.025, 0.0125]
+    assert [at("inverse_time", t, k=0.05) for t in (0, 25, 50, 99)] == \
+        [0.1, 0.0444, 0.0286, 0.0168]
+    assert [at("cosine", t, T_max=100) for t in (0, 50, 99)] == [0.1, 0.05, 0.0]
+    assert [at("warm_restarts", t, T_0=25, T_mult=2) for t in (24, 25, 50, 75)] == \
+        [0.0004, 0.1, 0.05, 0.1]
+    assert at("exponential", 25, gamma=0.97) == 0.0467
+
+
+@pytest.mark.parametrize("method", ["adagrad", "rmsprop", "adam"])
+def test_adaptive_methods_move_both_coordinates_equally_on_the_first_step(method):
+    path = oe.optimizer_path("bowl", method, steps=1)
+    step = (path[1] - path[0]).abs()
+    assert step[0].item() == pytest.approx(step[1].item(), rel=1e-6)
+
+
+def test_the_bowl_is_50_times_more_curved_along_x2_than_along_x1():
+    hessian = torch.autograd.functional.hessian(oe.SURFACES["bowl"],
+                                                torch.zeros(2, dtype=torch.float64))
+    assert hessian.diag().tolist() == pytest.approx([0.2, 10.0])
+    assert hessian[1, 1] / hessian[0, 0] == pytest.approx(50.0)
