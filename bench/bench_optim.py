@@ -43,13 +43,17 @@ def copy_of(params: list[torch.Tensor]) -> list[torch.Tensor]:
     return copies
 
 
-def steps(optimizer: torch.optim.Optimizer):
-    """The timed work: ``STEPS`` calls of ``optimizer.step()``."""
-    def run():
-        for _ in range(STEPS):
-            optimizer.step()
+def interleaved_steps(ours: torch.optim.Optimizer, theirs: torch.optim.Optimizer):
+    """Seconds of ``STEPS`` steps of each optimizer, alternating single steps.
 
-    return run
+    On a shared machine the load changes within seconds; alternating step by step makes both
+    sides run under the same load, so their ratio stays meaningful.
+    """
+    ours_s = theirs_s = 0.0
+    for _ in range(STEPS):
+        ours_s += best_time(ours.step, repeat=1, warmup=0)
+        theirs_s += best_time(theirs.step, repeat=1, warmup=0)
+    return ours_s, theirs_s
 
 
 def run() -> list[Row]:
@@ -60,9 +64,7 @@ def run() -> list[Row]:
         theirs = getattr(torch.optim, name)(copy_of(params), foreach=False, **hyper)
         ours.step()  # allocate the optimizer state before timing
         theirs.step()
-        ours_s = theirs_s = float("inf")
-        for _ in range(ROUNDS):  # alternate, so that a busy machine slows both sides alike
-            ours_s = min(ours_s, best_time(steps(ours), repeat=1, warmup=0))
-            theirs_s = min(theirs_s, best_time(steps(theirs), repeat=1, warmup=0))
+        times = [interleaved_steps(ours, theirs) for _ in range(ROUNDS)]
+        ours_s, theirs_s = min(t[0] for t in times), min(t[1] for t in times)
         rows.append(Row(label, ours_s, theirs_s, reference="torch foreach=False"))
     return rows
