@@ -26,7 +26,6 @@ in ``locales/<lang>/transfer.toml`` for the classes the lecture shows.
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -39,11 +38,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .datasets import data_root
 from .i18n import CourseError, catalog, get_language
 
 RESNET18_FILE = "resnet18-f37072fd.pth"
 RESNET18_URL = f"https://download.pytorch.org/models/{RESNET18_FILE}"
-_REPO_DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 @dataclass(frozen=True)
@@ -168,9 +167,7 @@ def efficientnet_lite0(pretrained: bool = True) -> Backbone:
 
 def weights_dir(environ=None) -> Path:
     """Where pretrained weight files live: ``$COURSE_DATA/models`` (default ``data/models``)."""
-    environ = os.environ if environ is None else environ
-    root = environ.get("COURSE_DATA")
-    return (Path(root) if root else _REPO_DATA) / "models"
+    return data_root(environ=environ) / "models"
 
 
 def resnet18_weights(path=None, download: bool = False, lang: str | None = None) -> Path:

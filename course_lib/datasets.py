@@ -1,0 +1,226 @@
+"""Real image datasets read from a local folder: CIFAR-10, CIFAR-100, Imagewoof, ImageNet.
+
+Nothing is downloaded unless asked. The folder is ``$COURSE_DATA`` (default ``<repo>/data``)
+and each dataset has the layout of its official archive, unpacked:
+
+=============  ==========================  ===========================================
+name           folder under the root       contents
+=============  ==========================  ===========================================
+``cifar10``    ``cifar-10-batches-py/``    ``data_batch_1`` ... ``data_batch_5``, ``test_batch``
+``cifar100``   ``cifar-100-python/``       ``train``, ``test``
+``imagewoof``  ``imagewoof2-320/``         ``train/<wnid>/*.JPEG``, ``val/<wnid>/*.JPEG``
+``imagenet``   ``imagenet/``               ``train/<wnid>/*.JPEG``, ``val/<wnid>/*.JPEG``
+=============  ==========================  ===========================================
+
+CIFAR files are pickled dicts: ``data`` is ``(N, 3072)`` uint8 (1024 red, 1024 green, 1024 blue
+values of a 32 x 32 image, row by row), the labels are ``labels`` (CIFAR-10) or ``fine_labels``
+(CIFAR-100). ``load`` gives a ``course_lib.data.Splits``: CIFAR as float tensors
+``(N, 3, 32, 32)`` in [0, 1] with long labels ``(N,)``; Imagewoof and ImageNet as image-folder
+datasets of ``(3, size, size)`` tensors. The official training set is cut into train and
+validation parts by ``val_fraction`` and ``seed``; the official test (or val) set is the test
+part. A missing or corrupt dataset raises a ``CourseError`` that names the folder and says how to
+fill it, in the student's language.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Subset, TensorDataset
+
+from . import data
+from .i18n import CourseError, t
+
+REPO_DATA = Path(__file__).resolve().parent.parent / "data"
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+def data_root(root=None, environ=None) -> Path:
+    """The data folder: ``root`` if given, else ``$COURSE_DATA``, else ``<repo>/data``."""
+    if root is not None:
+        return Path(root)
+    environ = os.environ if environ is None else environ
+    return Path(environ["COURSE_DATA"]) if environ.get("COURSE_DATA") else REPO_DATA
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Where a dataset lives under the root, which files it needs, and where it comes from."""
+
+    folders: tuple[str, ...]
+    required: tuple[str, ...]
+    classes: int
+    url: str
+
+
+SPECS = {
+    "cifar10": Spec(("cifar-10-batches-py",),
+                    tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",), 10,
+                    "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
+    "cifar100": Spec(("cifar-100-python",), ("train", "test"), 100,
+                     "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),
+    "imagewoof": Spec(("imagewoof2-320", "imagewoof2-160", "imagewoof2"), ("train", "val"), 10,
+                      "https://s3.amazonaws.com/fast-ai-imageclas/imagewoof2-320.tgz"),
+    "imagenet": Spec(("imagenet",), ("train", "val"), 1000, "https://image-net.org/download.php"),
+}
+
+
+def _spec(name: str) -> Spec:
+    if name not in SPECS:
+        raise CourseError("datasets.unknown", name=name, known=", ".join(SPECS))
+    return SPECS[name]
+
+
+def folder(name: str, root=None) -> Path:
+    """The dataset's folder under the root: the first of its accepted names that exists."""
+    spec, base = _spec(name), data_root(root)
+    found = [base / f for f in spec.folders if (base / f).is_dir()]
+    return found[0] if found else base / spec.folders[0]
+
+
+def available(name: str, root=None) -> bool:
+    """Whether every file or folder ``name`` needs is present under the root."""
+    where = folder(name, root)
+    return all((where / part).exists() for part in _spec(name).required)
+
+
+def _require(name: str, root, download: bool, lang: str | None) -> Path:
+    if not available(name, root) and download:
+        _download(name, data_root(root))
+    where = folder(name, root)
+    missing = [part for part in _spec(name).required if not (where / part).exists()]
+    if missing:
+        raise CourseError("datasets.missing", lang=lang, name=name, folder=where,
+                          missing=", ".join(missing), url=_spec(name).url,
+                          variable="COURSE_DATA")
+    return where
+
+
+def _download(name: str, root: Path) -> None:
+    """Fetch and unpack the official archive into ``root`` (CIFAR, Imagewoof; not ImageNet)."""
+    if name == "imagenet":
+        raise CourseError("datasets.no_download", name=name, url=SPECS[name].url)
+    from torchvision.datasets.utils import download_and_extract_archive
+
+    download_and_extract_archive(SPECS[name].url, str(root))
+
+
+def _unpickle(path: Path, name: str, lang: str | None) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f, encoding="latin1")
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError) as err:
+        raise CourseError("datasets.corrupt", lang=lang, name=name, file=path,
+                          problem=f"{type(err).__name__}: {err}") from err
+
+
+def _cifar_part(path: Path, name: str, classes: int, lang: str | None):
+    """``x`` float ``(N, 3, 32, 32)`` in [0, 1] and ``y`` long ``(N,)`` from one CIFAR file."""
+    part = _unpickle(path, name, lang)
+    label_key = "labels" if classes == 10 else "fine_labels"
+    if not isinstance(part, dict) or "data" not in part or label_key not in part:
+        raise CourseError("datasets.corrupt", lang=lang, name=name, file=path,
+                          problem=t("datasets.no_keys", lang=lang, keys=f"data, {label_key}"))
+    x, y = np.asarray(part["data"]), np.asarray(part[label_key])
+    problem = None
+    if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3 * 32 * 32:
+        problem = t("datasets.bad_images", lang=lang, shape=x.shape, dtype=x.dtype)
+    elif len(x) != len(y):
+        problem = t("datasets.bad_count", lang=lang, images=len(x), labels=len(y))
+    elif len(y) and (y.min() < 0 or y.max() >= classes):
+        problem = t("datasets.bad_labels", lang=lang, low=y.min(), high=y.max(), classes=classes)
+    if problem is not None:
+        raise CourseError("datasets.corrupt", lang=lang, name=name, file=path, problem=problem)
+    images = torch.from_numpy(x.reshape(-1, 3, 32, 32)).float().div_(255)
+    return images, torch.from_numpy(y.astype(np.int64))
+
+
+def _cifar(name: str, where: Path, lang: str | None):
+    """(train x, train y), (test x, test y) of CIFAR-10 or CIFAR-100 in ``where``."""
+    spec = SPECS[name]
+    train_files, test_file = spec.required[:-1], spec.required[-1]
+    parts = [_cifar_part(where / f, name, spec.classes, lang) for f in train_files]
+    train = (torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]))
+    return train, _cifar_part(where / test_file, name, spec.classes, lang)
+
+
+def _image_folder(path: Path, size: int, name: str, lang: str | None) -> Dataset:
+    from torchvision import datasets as tv_datasets
+    from torchvision import transforms
+
+    tf = transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size),
+                             transforms.ToTensor()])
+    try:
+        return tv_datasets.ImageFolder(str(path), transform=tf)
+    except (FileNotFoundError, RuntimeError) as err:
+        raise CourseError("datasets.corrupt", lang=lang, name=name, file=path,
+                          problem=f"{type(err).__name__}: {err}") from err
+
+
+def _cut(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_val = round(val_fraction * n)
+    return order[n_val:], order[:n_val]
+
+
+def _first(dataset: Dataset, limit: int | None) -> Dataset:
+    if limit is None or limit >= len(dataset):
+        return dataset
+    if isinstance(dataset, TensorDataset):
+        return TensorDataset(*(tensor[:limit] for tensor in dataset.tensors))
+    return Subset(dataset, range(limit))
+
+
+def load(name: str, root=None, *, size: int | None = None, val_fraction: float = 0.1,
+         seed: int = 0, limit: int | None = None, download: bool = False,
+         lang: str | None = None) -> data.Splits:
+    """The dataset ``name`` as train / validation / test parts (see the module docstring).
+
+    ``size``: image side for Imagewoof (default 128) and ImageNet (default 224); CIFAR stays
+    32 x 32. ``limit`` caps each part's length (for quick runs). ``download=True`` fetches a
+    missing CIFAR or Imagewoof archive into the root first (needs the network).
+    """
+    spec = _spec(name)
+    if not 0.0 <= val_fraction < 1.0:
+        raise CourseError("datasets.bad_fraction", value=val_fraction)
+    if limit is not None and limit < 1:
+        raise CourseError("datasets.bad_limit", value=limit)
+    where = _require(name, root, download, lang)
+    if name.startswith("cifar"):
+        (x, y), (x_test, y_test) = _cifar(name, where, lang)
+        train, val = _cut(len(x), val_fraction, seed)
+        parts = (TensorDataset(x[train], y[train]), TensorDataset(x[val], y[val]),
+                 TensorDataset(x_test, y_test))
+    else:
+        side = size or (128 if name == "imagewoof" else 224)
+        full = _image_folder(where / "train", side, name, lang)
+        test = _image_folder(where / "val", side, name, lang)
+        if len(full.classes) != spec.classes or full.classes != test.classes:
+            raise CourseError("datasets.corrupt", lang=lang, name=name, file=where,
+                              problem=t("datasets.bad_classes", lang=lang,
+                                        found=len(full.classes), expected=spec.classes))
+        train, val = _cut(len(full), val_fraction, seed)
+        parts = (Subset(full, train.tolist()), Subset(full, val.tolist()), test)
+    return data.Splits(*(_first(part, limit) for part in parts))
+
+
+def load_or_fallback(name: str, fallback: str, *, lang: str | None = None,
+                     echo: Callable[[str], None] = print, **kwargs) -> tuple[data.Splits, str]:
+    """``load(name)`` when the dataset is present, else the offline ``fallback`` (a name of
+    ``course_lib.data.load``) with a visible message. Returns ``(splits, name used)``.
+
+    ``kwargs`` go to ``load`` (``root``, ``size``, ``val_fraction``, ``seed``, ``limit``); for
+    the fallback only ``seed`` and ``limit`` apply.
+    """
+    _spec(name)
+    if available(name, kwargs.get("root")):
+        return load(name, lang=lang, **kwargs), name
+    echo(t("datasets.fallback", lang=lang, name=name, folder=folder(name, kwargs.get("root")),
+           fallback=fallback))
+    return data.load(fallback, seed=kwargs.get("seed", 0), limit=kwargs.get("limit")), fallback
