@@ -9,13 +9,16 @@ PORT ?= 8888
 # Parallel workers for pytest-xdist: every core by default.
 WORKERS ?= auto
 
-.PHONY: venv lab test test-full test-unit bench lint spell sync student slides execute coverage clean-venv help
+.PHONY: venv lab test test-full test-unit bench bench-notebooks gpu-wheels gpu-venv lint spell sync student slides execute coverage clean-venv help
 
 help:
 	@echo "make lab        create .venv if needed, open JupyterLab on notebooks/"
 	@echo "make test       create .venv if needed, run unit, claim and notebook tests (quick profile)"
 	@echo "make test-full  the notebooks in the full profile (GPU, real sizes and epochs)"
 	@echo "make bench      benchmarks: ratios against PyTorch measured in the same run"
+	@echo "make bench-notebooks  seconds per notebook and in total of the last make test"
+	@echo "make gpu-wheels download the py3.12 wheels for an offline GPU machine (wheels/py312)"
+	@echo "make gpu-venv   on the GPU machine: .venv from wheels/py312 on top of its own torch"
 	@echo "make lint       ruff over course_lib, tests, tools and bench"
 	@echo "make spell      hunspell over the markdown of every notebook and README"
 	@echo "make sync       copy code cells from notebooks/sk to sr and ru (SRC=sr to start elsewhere)"
@@ -43,14 +46,18 @@ lab: $(STAMP)
 test: $(STAMP)
 	COURSE_PROFILE=$${COURSE_PROFILE:-quick} $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
 		--nbval-lax --nbval-current-env --cov=course_lib --cov-report=term \
-		tests notebooks
+		--junitxml=build/test-report.xml tests notebooks
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile tests/unit tests/claims
 
+# The full profile is meant for CUDA: on the CPU its sizes and epochs would take hours.
 test-full: $(STAMP)
+	@$(BIN)/python -c "import torch, sys; sys.exit(not torch.cuda.is_available())" || \
+		{ echo "make test-full needs a CUDA GPU (README: GPU and the full profile)"; exit 1; }
 	COURSE_PROFILE=full $(BIN)/python -m pytest -n $${WORKERS_FULL:-1} --dist loadfile \
-		--nbval-lax --nbval-current-env notebooks
+		--nbval-lax --nbval-current-env --junitxml=build/test-full-report.xml notebooks
+	$(BIN)/python -m bench notebooks --report build/test-full-report.xml
 
 coverage: $(STAMP)
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --cov=course_lib --cov-report=term \
@@ -58,6 +65,16 @@ coverage: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+bench-notebooks: $(STAMP)
+	$(BIN)/python -m bench notebooks
+
+gpu-wheels: $(STAMP)
+	tools/gpu_wheels.sh download
+
+# No $(STAMP) prerequisite: this builds .venv offline, on the GPU machine's own torch.
+gpu-venv:
+	tools/gpu_wheels.sh install --python $(PYTHON)
 
 lint: $(STAMP)
 	$(BIN)/ruff check course_lib tests tools bench

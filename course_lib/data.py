@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from . import distributed as ddp
 from .i18n import CourseError
 
 
@@ -105,14 +106,29 @@ class Splits:
     val: TensorDataset
     test: TensorDataset
 
-    def loaders(self, batch_size: int, seed: int = 0, eval_batch_size: int | None = None):
-        """DataLoaders (train shuffled by a seeded generator, val and test in order)."""
-        g = torch.Generator().manual_seed(seed)
+    def loaders(self, batch_size: int, seed: int = 0, eval_batch_size: int | None = None, *,
+                pin_memory="auto", distributed: bool = False):
+        """DataLoaders (train shuffled by a seeded generator, val and test in order).
+
+        ``pin_memory`` (``"auto"``: where CUDA is available) puts batches in page-locked memory,
+        from which ``fit`` copies them to the GPU asynchronously (``non_blocking=True``).
+        ``distributed=True`` (under torchrun, see ``course_lib.distributed``): ``batch_size`` is
+        the global batch ``B``; each of the ``W`` processes gets ``B / W`` examples per step
+        from a ``DistributedSampler`` seeded by ``seed``. Val and test stay whole on every
+        process (``fit`` sums the evaluation over the processes, which gives the same mean).
+        """
+        pin = torch.cuda.is_available() if pin_memory == "auto" else bool(pin_memory)
         eval_bs = eval_batch_size or max(batch_size, 256)
+        if distributed:
+            train = DataLoader(self.train, batch_size=ddp.per_rank_batch(batch_size),
+                               sampler=ddp.sampler(self.train, seed), pin_memory=pin)
+        else:
+            train = DataLoader(self.train, batch_size=batch_size, shuffle=True,
+                               generator=torch.Generator().manual_seed(seed), pin_memory=pin)
         return (
-            DataLoader(self.train, batch_size=batch_size, shuffle=True, generator=g),
-            DataLoader(self.val, batch_size=eval_bs),
-            DataLoader(self.test, batch_size=eval_bs),
+            train,
+            DataLoader(self.val, batch_size=eval_bs, pin_memory=pin),
+            DataLoader(self.test, batch_size=eval_bs, pin_memory=pin),
         )
 
 

@@ -13,6 +13,13 @@ validation loss and accuracy. The smoothed curve is the bias-corrected EMA (coef
 
 Checkpoints are written atomically (a temporary file in the same folder, then ``os.replace``)
 at the end of every epoch; ``resume=True`` continues bit for bit on the CPU, see ``fit``.
+
+On a GPU ``fit`` and ``evaluate`` follow the usual practices, each switchable and off on the CPU
+by default (``"auto"``): mixed precision (``amp``: the forward pass under ``torch.autocast`` in
+bfloat16, or float16 with loss scaling where bfloat16 is missing), ``channels_last`` memory
+format for convolutional nets, batches copied with ``non_blocking=True`` (asynchronous from
+pinned memory, see ``Splits.loaders``) and, on request, ``torch.compile``. Under torchrun
+``fit`` trains data-parallel (see ``course_lib.distributed``) and only rank 0 writes checkpoints.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import distributed
+from .execution import Runner, compiled
 from .i18n import CourseError, t
 
 CHECKPOINT_FORMAT = 1
@@ -167,42 +176,58 @@ def _device_of(model: nn.Module, device) -> torch.device:
     return param.device if param is not None else torch.device("cpu")
 
 
-@torch.no_grad()
-def evaluate(model: nn.Module, data: Iterable, loss_fn: Callable | None = None,
-             device=None) -> Evaluation:
-    """Loss (mean over examples) and accuracy of ``model`` on ``data`` in eval mode.
-
-    ``data`` yields batches ``(x, y)``; ``loss_fn`` (default cross-entropy) must average over
-    the batch, as PyTorch's losses do. With ``device`` the model is moved there. The model's
-    train/eval mode is restored afterwards.
-    """
-    loss_fn = loss_fn or nn.CrossEntropyLoss()
-    device = _device_of(model, device)
-    model.to(device)
-    was_training = model.training
-    model.eval()
-    total_loss = torch.zeros((), device=device)
-    total_correct = torch.zeros((), device=device)
+def _eval_totals(runner: Runner, data: Iterable, loss_fn: Callable) -> torch.Tensor:
+    """``[sum of losses, correct predictions, examples, batches not of classification]``,
+    computed in eval mode; the module's train/eval mode is restored afterwards."""
+    was_training = runner.net.training
+    runner.net.eval()
+    total_loss = torch.zeros((), device=runner.device)
+    total_correct = torch.zeros((), device=runner.device)
     count, classification = 0, True
     for x, y in data:
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        out = model(x)
-        total_loss += loss_fn(out, y) * len(y)
+        x, y = runner.batch(x, y)
+        with runner.autocast():
+            out = runner.net(x)
+            loss = loss_fn(out, y)
+        total_loss += loss * len(y)
         correct = _correct(out, y)
         classification = classification and correct is not None
         if classification:
             total_correct += correct
         count += len(y)
-    model.train(was_training)
+    runner.net.train(was_training)
+    return torch.cat([total_loss.reshape(1), total_correct.reshape(1),
+                      total_loss.new_tensor([count, not classification])])
+
+
+def _evaluation(totals: torch.Tensor) -> Evaluation:
+    loss, correct, count, not_classification = totals.tolist()
     count = max(count, 1)
-    accuracy = total_correct.item() / count if classification else None
-    return Evaluation(total_loss.item() / count, accuracy)
+    return Evaluation(loss / count, None if not_classification else correct / count)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Iterable, loss_fn: Callable | None = None,
+             device=None, *, amp="auto", channels_last="auto",
+             lang: str | None = None) -> Evaluation:
+    """Loss (mean over examples) and accuracy of ``model`` on ``data`` in eval mode.
+
+    ``data`` yields batches ``(x, y)``; ``loss_fn`` (default cross-entropy) must average over
+    the batch, as PyTorch's losses do. With ``device`` the model is moved there. The model's
+    train/eval mode is restored afterwards. ``amp`` and ``channels_last`` as in ``fit`` (on by
+    default on CUDA only).
+    """
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    device = _device_of(model, device)
+    model.to(device)
+    totals = _eval_totals(Runner.build(model, device, amp, channels_last, lang), data, loss_fn)
+    return _evaluation(totals)
 
 
 def grad_norm(model: nn.Module) -> torch.Tensor:
     """L2 norm of all gradients of ``model`` as one vector: ``sqrt(sum_p ||grad_p||^2)``."""
-    norms = [p.grad.detach().norm() for p in model.parameters() if p.grad is not None]
-    return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
+    grads = [p.grad.detach() for p in model.parameters() if p.grad is not None]
+    return nn.utils.get_total_norm(grads) if grads else torch.zeros(())
 
 
 def progress_enabled(progress: bool, environ=None) -> bool:
@@ -343,22 +368,30 @@ class _EpochSteps:
             history.train_acc.append(self.correct / seen)
 
 
-def _train_epoch(model, batches, optimizer, loss_fn, device, batch_scheduler, with_norms,
-                 show) -> _EpochSteps:
-    """One pass over ``batches``. Numbers stay on the device until the end of the epoch."""
-    model.train()
+def _train_epoch(runner: Runner, model: nn.Module, batches, optimizer, scaler, loss_fn,
+                 batch_scheduler, with_norms, show) -> _EpochSteps:
+    """One pass over ``batches``. Numbers stay on the device until the end of the epoch.
+
+    With float16 autocast the ``scaler`` multiplies the loss by ``s`` before ``backward`` and
+    divides the gradients by ``s`` before the norm and the step (skipped if any is inf/NaN);
+    otherwise it is disabled and passes everything through.
+    """
+    runner.net.train()
     losses, sizes, lrs, norms = [], [], [], []
-    correct, classification = torch.zeros((), device=device), True
+    correct, classification = torch.zeros((), device=runner.device), True
     for x, y in batches:
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        x, y = runner.batch(x, y)
         optimizer.zero_grad(set_to_none=True)
-        out = model(x)
-        loss = loss_fn(out, y)
-        loss.backward()
+        with runner.autocast():
+            out = runner.net(x)
+            loss = loss_fn(out, y)
+        scaler.scale(loss).backward()
         if with_norms:
+            scaler.unscale_(optimizer)
             norms.append(grad_norm(model))
         lrs.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
+        scaler.step(optimizer)
+        scaler.update()
         if batch_scheduler is not None:
             batch_scheduler.step()
         losses.append(loss.detach())
@@ -369,11 +402,25 @@ def _train_epoch(model, batches, optimizer, loss_fn, device, batch_scheduler, wi
             correct += batch_correct
         if show and len(losses) % 10 == 1:
             batches.set_postfix(loss=f"{loss.item():.4f}")
+    steps = torch.stack(losses) if losses else correct.new_zeros(0)
+    if distributed.active():
+        steps, sizes, correct = _global_steps(steps, sizes, correct)
     return _EpochSteps(
-        losses=torch.stack(losses).tolist() if losses else [], sizes=sizes, lrs=lrs,
+        losses=steps.tolist(), sizes=sizes, lrs=lrs,
         grad_norms=torch.stack(norms).tolist() if norms else [],
         correct=int(correct.item()) if classification else None,
     )
+
+
+def _global_steps(losses: torch.Tensor, sizes: list[int], correct: torch.Tensor):
+    """Per-step losses of the global batch from every process's ``(loss_r, n_r)``:
+    ``loss = sum_r n_r loss_r / sum_r n_r``; sizes and correct predictions summed."""
+    n = losses.new_tensor(sizes)
+    totals = distributed.all_sum(torch.cat([losses * n, n, correct.reshape(1).to(n.dtype)]))
+    steps = len(sizes)
+    n_global = totals[steps: 2 * steps]
+    return (totals[:steps] / n_global, [round(v) for v in n_global.tolist()],
+            totals[-1])
 
 
 def fit(model: nn.Module, train_data: Iterable, optimizer: torch.optim.Optimizer,
@@ -381,7 +428,8 @@ def fit(model: nn.Module, train_data: Iterable, optimizer: torch.optim.Optimizer
         scheduler=None, scheduler_interval: str = "epoch", device=None, checkpoint=None,
         resume: bool = False, early_stopping: int | None = None, ema: float = 0.99,
         grad_norms: bool = True, progress: bool = True, lang: str | None = None,
-        on_epoch_end: Callable | None = None) -> History:
+        on_epoch_end: Callable | None = None, *, amp="auto", channels_last="auto",
+        compile=False) -> History:
     """Train ``model`` for ``epochs`` epochs (in total, counting resumed ones); return a History.
 
     One step: ``out = model(x)``, ``loss = loss_fn(out, y)`` (default cross-entropy),
@@ -400,6 +448,19 @@ def fit(model: nn.Module, train_data: Iterable, optimizer: torch.optim.Optimizer
     one (``DataLoader(..., shuffle=True)``, saved with ``torch.get_rng_state``) or the loader's
     own (``DataLoader(..., generator=torch.Generator().manual_seed(0))``, saved as well).
     Progress bars are off when ``progress=False`` or ``TQDM_DISABLE``/``CI`` is set.
+
+    GPU practices, each on by default (``"auto"``) on CUDA only: ``amp`` (mixed precision, see
+    ``amp_dtype``: ``"auto"``, True, False, ``torch.bfloat16`` or ``torch.float16``; float16
+    with a ``GradScaler`` whose state the checkpoint keeps) and ``channels_last`` (``"auto"``,
+    True, False; see ``use_channels_last``). ``compile=True`` (or a dict of options such as
+    ``{"mode": "max-autotune"}``) trains through ``torch.compile(model)``; off by default, as
+    the first epoch then pays for the compilation. Batches are always copied with
+    ``non_blocking=True``.
+
+    Under torchrun (a process group of ``W > 1``, see ``course_lib.distributed.setup``) the
+    model is wrapped in DistributedDataParallel, the train loader's sampler gets ``set_epoch``,
+    the history holds the losses and accuracies of the global batch and of the whole validation
+    set (summed over the processes), and only rank 0 writes the checkpoint and shows progress.
     """
     if early_stopping is not None and val_data is None:
         raise CourseError("training.early_stopping_needs_val", lang=lang)
@@ -408,7 +469,10 @@ def fit(model: nn.Module, train_data: Iterable, optimizer: torch.optim.Optimizer
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     device = _device_of(model, device)
     model.to(device)
-    show = progress_enabled(progress)
+    runner = Runner.build(model, device, amp, channels_last, lang)
+    scaler = torch.amp.GradScaler(device.type, enabled=runner.dtype == torch.float16)
+    main = distributed.is_main()
+    show = progress_enabled(progress) and main
     history, stopper, start = History(ema=ema), _EarlyStopping(early_stopping), 0
     if resume:
         state = load_checkpoint(checkpoint, model, optimizer, scheduler, lang=lang)
@@ -416,16 +480,24 @@ def fit(model: nn.Module, train_data: Iterable, optimizer: torch.optim.Optimizer
         stopper.best, stopper.bad_epochs = state["stopper"]
         start = state["epoch"]
         _set_rng_state(state["rng"], train_data)
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+    runner.net = compiled(distributed.wrap(model, device), compile, lang)
+    sampler = getattr(train_data, "sampler", None)
     batch_scheduler = scheduler if scheduler_interval == "batch" else None
     epoch_bar = tqdm(range(start, epochs), desc=t("training.epochs_bar", lang=lang),
                      initial=start, total=epochs, disable=not show)
     for epoch in epoch_bar:
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
         batches = tqdm(train_data, leave=False, disable=not show,
                        desc=t("training.batches_bar", lang=lang, epoch=epoch + 1, epochs=epochs))
-        _train_epoch(model, batches, optimizer, loss_fn, device, batch_scheduler, grad_norms,
-                     show).add_to(history)
+        _train_epoch(runner, model, batches, optimizer, scaler, loss_fn, batch_scheduler,
+                     grad_norms, show).add_to(history)
         if val_data is not None:
-            val_loss, val_acc = evaluate(model, val_data, loss_fn, device)
+            with torch.no_grad():
+                totals = distributed.all_sum(_eval_totals(runner, val_data, loss_fn))
+            val_loss, val_acc = _evaluation(totals)
             history.val_loss.append(val_loss)
             if val_acc is not None:
                 history.val_acc.append(val_acc)
@@ -438,14 +510,15 @@ def fit(model: nn.Module, train_data: Iterable, optimizer: torch.optim.Optimizer
         history.stopped_early = val_data is not None and stopper.should_stop(history.val_loss[-1])
         if on_epoch_end is not None:
             on_epoch_end(epoch, model, history)
-        if checkpoint is not None:
+        if checkpoint is not None and main:
             save_checkpoint(checkpoint, {
                 "format": CHECKPOINT_FORMAT, "epoch": epoch + 1,
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "history": history.state_dict(), "rng": _rng_state(train_data),
-                "stopper": [stopper.best, stopper.bad_epochs],
+                "stopper": [stopper.best, stopper.bad_epochs], "scaler": scaler.state_dict(),
             })
+        distributed.barrier()
         epoch_bar.set_postfix(_postfix(history))
         if history.stopped_early:
             if show:

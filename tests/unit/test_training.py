@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_lib import training
+from course_lib import execution, training
 from course_lib.i18n import LANGUAGES, CourseError, t
 from course_lib.training import History, ema_curve, evaluate, fit, load_checkpoint
 
@@ -100,7 +100,7 @@ def test_ema_is_the_bias_corrected_exponential_average():
     assert history.step_loss_ema == pytest.approx(ema_curve(losses, beta))
 
 
-@given(st.floats(-1e3, 1e3), st.integers(1, 50), st.floats(0.0, 0.999))
+@given(st.floats(-1e3, 1e3, allow_subnormal=False), st.integers(1, 50), st.floats(0.0, 0.999))
 def test_ema_of_a_constant_is_that_constant(value, n, beta):
     assert ema_curve([value] * n, beta) == pytest.approx([value] * n, abs=1e-9 * abs(value))
 
@@ -330,3 +330,117 @@ def test_plot_labels_are_localized():
         plt.close(fig)
     assert len(History().plot().axes) == 1
     plt.close("all")
+
+
+# --- GPU practices, exercised on the CPU ----------------------------------------------------
+
+
+def test_gpu_practices_are_on_by_default_on_cuda_only(monkeypatch):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    conv = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten())
+    assert execution.amp_dtype("auto", cpu) is None
+    assert execution.amp_dtype(True, cpu) is torch.bfloat16
+    assert execution.amp_dtype(False, cuda) is None
+    assert execution.amp_dtype(torch.float16, cpu) is torch.float16
+    for supported, dtype in ((True, torch.bfloat16), (False, torch.float16)):
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda supported=supported: supported)
+        assert execution.amp_dtype("auto", cuda) is dtype
+    assert not execution.use_channels_last("auto", conv, cpu)
+    assert execution.use_channels_last("auto", conv, cuda)
+    assert not execution.use_channels_last("auto", mlp(), cuda)  # no convolution, nothing to gain
+    assert execution.use_channels_last(True, mlp(), cpu)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize(("option", "value", "key"), [
+    ("amp", "bf16", "training.bad_amp"), ("amp", torch.float64, "training.bad_amp"),
+    ("channels_last", "yes", "training.bad_channels_last"),
+    ("compile", "max-autotune", "training.bad_compile"),
+])
+def test_bad_gpu_options_are_explained(lang, option, value, key):
+    model = mlp()
+    with pytest.raises(CourseError) as error:
+        fit(model, loader(), torch.optim.SGD(model.parameters(), lr=0.1), progress=False,
+            lang=lang, **{option: value})
+    assert str(error.value) == t(key, lang=lang, value=value)
+
+
+def input_dtypes(model):
+    """Records the dtype of every nn.Linear output of ``model`` during training."""
+    seen = []
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            module.register_forward_hook(lambda m, args, out: seen.append(out.dtype))
+    return seen
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_mixed_precision_computes_the_forward_pass_in_low_precision_and_still_learns(
+        tmp_path, dtype):
+    model = mlp(hidden=32)
+    seen = input_dtypes(model)
+    history = fit(model, loader(), torch.optim.Adam(model.parameters(), lr=0.02), epochs=15,
+                  val_data=loader(seed=1), amp=dtype, checkpoint=tmp_path / "c.pt",
+                  progress=False)
+    assert set(seen) == {dtype}
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # float32 master weights
+    assert history.train_loss[-1] < 0.5 * history.train_loss[0]
+    assert history.val_acc[-1] > 0.8
+    assert all(math.isfinite(norm) for norm in history.step_grad_norm)
+    scaler = torch.load(tmp_path / "c.pt", weights_only=True)["scaler"]
+    assert bool(scaler) == (dtype == torch.float16)  # loss scaling only for float16
+    plain = evaluate(model, loader(seed=1), amp=False)
+    assert evaluate(model, loader(seed=1), amp=dtype).loss == pytest.approx(plain.loss, rel=0.05)
+
+
+def test_channels_last_changes_the_memory_layout_not_the_result():
+    def conv_net():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randn(64, 1, 8, 8, generator=gen)
+    data = DataLoader(TensorDataset(images, (images.mean(dim=(1, 2, 3)) > 0).long()),
+                      batch_size=16)
+    layouts = []
+    nhwc, plain = conv_net(), conv_net()
+    nhwc[0].register_forward_pre_hook(lambda m, args: layouts.append(
+        args[0].is_contiguous(memory_format=torch.channels_last)))
+    fit(nhwc, data, torch.optim.SGD(nhwc.parameters(), lr=0.1), epochs=2, channels_last=True,
+        progress=False)
+    fit(plain, data, torch.optim.SGD(plain.parameters(), lr=0.1), epochs=2,
+        channels_last=False, progress=False)
+    assert layouts and all(layouts)
+    assert nhwc[0].weight.is_contiguous(memory_format=torch.channels_last)
+    for a, b in zip(nhwc.parameters(), plain.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_compiled_training_is_the_same_training(tmp_path, monkeypatch):
+    compiled, real_compile = [], torch.compile
+
+    def spy(module, **options):
+        compiled.append(options)
+        return real_compile(module, **options)
+
+    monkeypatch.setattr(torch, "compile", spy)
+    runs = []
+    for option in (False, {"backend": "eager"}):
+        model = mlp()
+        history = fit(model, loader(generator=torch.Generator().manual_seed(1)),
+                      torch.optim.SGD(model.parameters(), lr=0.1), epochs=2, compile=option,
+                      checkpoint=tmp_path / f"{bool(option)}.pt", progress=False)
+        runs.append((model, history))
+    assert compiled == [{"backend": "eager"}]
+    (plain, plain_history), (model, history) = runs
+    assert history.step_loss == pytest.approx(plain_history.step_loss, rel=1e-6)
+    saved = torch.load(tmp_path / "True.pt", weights_only=True)["model"]
+    assert saved.keys() == plain.state_dict().keys()  # the model's own names, no "_orig_mod."
+
+
+def test_loaders_pin_memory_for_the_gpu():
+    from course_lib import data
+
+    splits = data.load("spirals", limit=60)
+    for pin, expected in (("auto", torch.cuda.is_available()), (True, True), (False, False)):
+        assert {loader.pin_memory for loader in splits.loaders(8, pin_memory=pin)} == {expected}
