@@ -17,18 +17,21 @@ builder                                   input             output     parameter
 
 The thesis nets (``thesis_mlp``, ``thesis_fcn``) are flat ``nn.Sequential`` models, so that
 ``course_lib.normalization.insert_shift_scale`` / ``insert_batchnorm`` can put layers after the
-input and after every activation. ``resnet18`` has the state dict of
+input and after every activation; ``thesis_net(arch, variant)`` builds either with one of the
+eleven normalization variants of the thesis. ``resnet18`` has the state dict of
 ``torchvision.models.resnet18``, so its pretrained weights load as they are.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from .i18n import CourseError
+from .normalization import insert_variant
 
 ACTIVATION_BY_NAME = {
     "relu": nn.ReLU,
@@ -163,6 +166,46 @@ def thesis_fcn(
         channels = width
     layers += [nn.Conv2d(channels, num_classes, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
     return he_init_(nn.Sequential(*layers))
+
+
+THESIS_ARCHS = ("fcn", "mlp")
+"""The two architectures of the thesis: fully convolutional net and multilayer perceptron."""
+
+
+def thesis_net(
+    arch: str,
+    variant: str = "none",
+    *,
+    dropout: float = 0.0,
+    in_shape: Sequence[int] = (3, 32, 32),
+    num_classes: int = 10,
+    widths: Sequence[int] | None = None,
+    seed: int = 0,
+) -> nn.Sequential:
+    """A thesis net (``arch`` ``"fcn"``: ``thesis_fcn``, ``"mlp"``: ``thesis_mlp``) with the
+    layers of the normalization ``variant`` (a name of ``normalization.VARIANTS``: ``"none"``,
+    ``"shift_scale_layer"``, ``"batch_norm"``, ...) after the input and after every activation
+    but the last.
+
+    ``in_shape`` is the per-example input shape ``(C, H, W)``; input ``(N, *in_shape)``, output
+    ``(N, num_classes)`` logits. ``widths`` are the stage widths of the fcn or the hidden sizes
+    of the mlp (``None``: the builder's defaults). The He initialization is drawn from ``seed``
+    alone and the inserted layers draw no random numbers, so all variants with the same seed
+    start from the same weights; the global random state is left as it was.
+    """
+    if arch not in THESIS_ARCHS:
+        raise CourseError("experiments.unknown_arch", name=arch, known=", ".join(THESIS_ARCHS))
+    in_shape = tuple(in_shape)
+    _check_sizes("experiments.bad_in_shape", in_shape, minimum=1)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if arch == "fcn":
+            kw = {} if widths is None else {"widths": tuple(widths)}
+            base = thesis_fcn(in_shape[0], num_classes, dropout=dropout, **kw)
+        else:
+            kw = {} if widths is None else {"hidden": tuple(widths)}
+            base = thesis_mlp(math.prod(in_shape), num_classes, dropout=dropout, **kw)
+    return insert_variant(base, variant, example_input=torch.zeros(2, *in_shape))
 
 
 class LeNet(nn.Module):

@@ -24,12 +24,19 @@ layer        one for the whole layer 1  /  1
 ============ ======================= ===========================
 
 ``insert_shift_scale`` places them after the input and after every activation but the last.
+
+The thesis tested ten combinations of scale x shift (``VARIANTS``, with batch norm as an
+eleventh variant): neither (``none``), scale alone or shift alone at each granularity
+(``scale_layer``, ``shift_channel``, ...), and both at the same granularity
+(``shift_scale_element``, ``shift_scale_channel``, ``shift_scale_layer``). Mixed granularities
+(say channel scale with layer shift) were not tested.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -256,6 +263,48 @@ def _insert_after_activations(
         if isinstance(module, ACTIVATIONS) and i < last:
             layers.extend(new(shape))
     return nn.Sequential(*layers).train(model.training)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One normalization variant: ``Scale(scale)`` and ``Shift(shift)`` (``None`` = no such
+    layer), or batch norm, at the places of ``insert_shift_scale``."""
+
+    name: str
+    shift: str | None = None
+    scale: str | None = None
+    batch_norm: bool = False
+
+
+def _thesis_variants() -> dict[str, Variant]:
+    table = [Variant("none")]
+    table += [Variant(f"scale_{g}", scale=g) for g in GRANULARITIES]
+    table += [Variant(f"shift_{g}", shift=g) for g in GRANULARITIES]
+    table += [Variant(f"shift_scale_{g}", shift=g, scale=g) for g in GRANULARITIES]
+    table.append(Variant("batch_norm", batch_norm=True))
+    return {v.name: v for v in table}
+
+
+VARIANTS: dict[str, Variant] = _thesis_variants()
+"""The ten tested (scale, shift) combinations of the thesis table, ``none`` first, then
+``batch_norm``: eleven variants by name."""
+
+TESTED_COMBINATIONS = frozenset((v.scale, v.shift) for v in VARIANTS.values() if not v.batch_norm)
+"""The ticked cells of the thesis table as ``(scale, shift)`` pairs (``None`` = none)."""
+
+LAYERWISE = ("none", "scale_layer", "shift_layer", "shift_scale_layer", "batch_norm")
+"""The variants of experiments 2-6 of the thesis: the layerwise ones and the two baselines."""
+
+
+def insert_variant(model: nn.Sequential, variant: str, *, example_input: Tensor) -> nn.Sequential:
+    """A copy of ``model`` with the layers of ``VARIANTS[variant]`` after the input and after
+    every activation but the last (``insert_shift_scale`` or ``insert_batchnorm``)."""
+    if variant not in VARIANTS:
+        raise CourseError("experiments.unknown_variant", name=variant, known=", ".join(VARIANTS))
+    v = VARIANTS[variant]
+    if v.batch_norm:
+        return insert_batchnorm(model, example_input=example_input)
+    return insert_shift_scale(model, v.shift, v.scale, example_input=example_input)
 
 
 def num_parameters(module: nn.Module) -> int:

@@ -11,7 +11,8 @@ from torch import nn
 
 from course_lib import CourseError, i18n
 from course_lib import models as M
-from course_lib.normalization import insert_batchnorm
+from course_lib import normalization as N
+from course_lib.normalization import VARIANTS, insert_batchnorm
 
 
 def kinds(model):
@@ -239,3 +240,83 @@ def test_count_parameters_trainable_only():
         p.requires_grad_(True)
     assert M.count_parameters(model, trainable_only=True) == 64 * 10 + 10
     assert M.count_parameters(model) == 272_474
+
+
+SMALL_FCN = {"in_shape": (1, 8, 8), "widths": (2, 3)}
+# Activations after the input and each ReLU of the small fcn: (1, 8, 8), then (2, 8, 8),
+# (2, 4, 4), (3, 4, 4), (3, 2, 2): one value each, per channel, or per element.
+PLACES = [(1, 8, 8), (2, 8, 8), (2, 4, 4), (3, 4, 4), (3, 2, 2)]
+PER_PLACE = {"layer": [1] * 5, "channel": [s[0] for s in PLACES],
+             "element": [math.prod(s) for s in PLACES]}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_thesis_net_adds_the_variants_parameters_to_the_same_base(variant):
+    base = M.count_parameters(M.thesis_net("fcn", "none", **SMALL_FCN))
+    v = VARIANTS[variant]
+    added = 2 * sum(s[0] for s in PLACES) if v.batch_norm else sum(
+        sum(PER_PLACE[g]) for g in (v.shift, v.scale) if g is not None)
+    model = M.thesis_net("fcn", variant, **SMALL_FCN)
+    assert M.count_parameters(model) == base + added
+    assert model(torch.randn(3, 1, 8, 8)).shape == (3, 10)
+
+
+def weights(model):
+    return [p for m in model if isinstance(m, nn.Linear | nn.Conv2d) for p in m.parameters()]
+
+
+@pytest.mark.parametrize("arch", M.THESIS_ARCHS)
+def test_thesis_net_starts_every_variant_from_the_same_he_init(arch):
+    state = torch.random.get_rng_state()
+    nets = {v: M.thesis_net(arch, v, in_shape=(1, 6, 6), widths=(4, 3), seed=3) for v in VARIANTS}
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for net in nets.values():
+        for p, q in zip(weights(net), weights(nets["none"]), strict=True):
+            assert torch.equal(p, q)
+    other = M.thesis_net(arch, "none", in_shape=(1, 6, 6), widths=(4, 3), seed=4)
+    assert not torch.equal(weights(other)[0], weights(nets["none"])[0])
+
+
+@pytest.mark.parametrize("arch", M.THESIS_ARCHS)
+@pytest.mark.parametrize("variant", ["shift_scale_element", "shift_channel", "batch_norm"])
+def test_thesis_net_inserts_after_the_input_and_every_activation_but_the_last(arch, variant):
+    model = M.thesis_net(arch, variant, dropout=0.3, in_shape=(2, 6, 6), widths=(4, 3))
+    new = (N.Shift, N.Scale, N.BatchNorm1d, N.BatchNorm2d)
+    groups, previous = [], None
+    for i, m in enumerate(model):
+        if isinstance(m, new) and not isinstance(previous, new):
+            groups.append(i)
+        previous = m
+    relus = [i for i, m in enumerate(model) if isinstance(m, nn.ReLU)]
+    assert groups == [0, *(i + 1 for i in relus)]
+    assert isinstance(model[-1], nn.Flatten | nn.Linear)  # no layers after the output scores
+    stripped = [type(m) for m in model if not isinstance(m, new)]
+    plain = M.thesis_net(arch, "none", dropout=0.3, in_shape=(2, 6, 6), widths=(4, 3))
+    assert stripped == kinds(plain)
+
+
+def test_thesis_net_gradients_of_shift_and_scale_equal_central_differences():
+    """Autograd's gradient of the loss with respect to every Shift / Scale value of a whole
+    net, float64, against central differences (gradcheck)."""
+    model = M.thesis_net("fcn", "shift_scale_layer", in_shape=(1, 4, 4), widths=(2,)).double()
+    x = torch.randn(3, 1, 4, 4, dtype=torch.float64)
+    y = torch.tensor([0, 3, 7])
+    names = [name for name, _ in model.named_parameters()
+             if isinstance(model.get_submodule(name.rsplit(".", 1)[0]), N.Shift | N.Scale)]
+    assert len(names) == 6
+
+    def loss(*values):
+        out = torch.func.functional_call(model, dict(zip(names, values, strict=True)), (x,))
+        return nn.functional.cross_entropy(out, y)
+
+    start = tuple(torch.randn((), dtype=torch.float64, requires_grad=True) for _ in names)
+    assert torch.autograd.gradcheck(loss, start)
+
+
+def test_thesis_net_bad_arguments():
+    for call, key in [(lambda: M.thesis_net("cnn"), "experiments.unknown_arch"),
+                      (lambda: M.thesis_net("fcn", "shift_row"), "experiments.unknown_variant"),
+                      (lambda: M.thesis_net("mlp", in_shape=(0, 3)), "experiments.bad_in_shape")]:
+        with pytest.raises(CourseError) as err:
+            call()
+        assert err.value.key == key

@@ -263,3 +263,40 @@ def test_reprs_name_the_shape_and_granularity():
     assert repr(N.Scale(5, "layer")) == "Scale((), granularity='layer')"
     assert repr(N.BatchNorm1d(4, momentum=None)) == (
         "BatchNorm1d(4, eps=1e-05, momentum=None, affine=True, track_running_stats=True)")
+
+
+THESIS_TABLE = {  # (scale, shift) cells ticked in the thesis defence's table
+    (None, None), ("element", None), ("channel", None), ("layer", None),
+    (None, "element"), ("element", "element"),
+    (None, "channel"), ("channel", "channel"),
+    (None, "layer"), ("layer", "layer"),
+}
+
+
+def test_the_ten_tested_combinations_and_no_others():
+    assert N.TESTED_COMBINATIONS == THESIS_TABLE
+    new = [v for v in N.VARIANTS.values() if not v.batch_norm]
+    assert len(new) == 10 == len({(v.scale, v.shift) for v in new})
+    assert list(N.VARIANTS)[0] == "none" and list(N.VARIANTS)[-1] == "batch_norm"
+    assert len(N.VARIANTS) == 11
+    assert all(name == v.name for name, v in N.VARIANTS.items())
+    assert set(N.LAYERWISE) == {"none", "scale_layer", "shift_layer", "shift_scale_layer",
+                                "batch_norm"}
+
+
+@pytest.mark.parametrize("name", list(N.VARIANTS))
+def test_insert_variant_puts_its_layers_at_every_place(name):
+    variant = N.VARIANTS[name]
+    model = N.insert_variant(mlp(), name, example_input=torch.ones(2, 4))
+    expected = (["BatchNorm1d"] if variant.batch_norm else
+                ["Scale"] * (variant.scale is not None) + ["Shift"] * (variant.shift is not None))
+    assert kinds(model) == [*expected, "Linear", "ReLU", *expected, "Linear", "ReLU", *expected,
+                            "Dropout", "Linear"]
+    granularities = {m.granularity for m in model if isinstance(m, N.Shift | N.Scale)}
+    assert granularities <= {variant.shift, variant.scale}
+
+
+def test_unknown_variant():
+    with pytest.raises(CourseError) as info:
+        N.insert_variant(mlp(), "shift_scale_mixed", example_input=torch.ones(2, 4))
+    assert info.value.key == "experiments.unknown_variant"
