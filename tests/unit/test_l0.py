@@ -198,3 +198,21 @@ def test_other_temperatures_and_stretches_keep_the_closed_forms(beta):
     p_open, p_one = l0.prob_nonzero(la, beta, gamma, zeta), l0.prob_one(la, beta, gamma, zeta)
     assert close_to((g > 0).double().mean().item(), p_open.item(), N)
     assert close_to((g == 1).double().mean().item(), p_one.item(), N)
+
+
+@pytest.mark.parametrize("shape", [(5, 4), (5, 4, 3, 2)], ids=["per-neuron 1-D", "per-channel 2-D"])
+def test_gate_module_in_train_and_eval_mode(shape):
+    """Eval: ``x * g_test`` with one deterministic gate per neuron or channel. Train: one
+    sample in [0, 1] per unit, shared by the batch, some exactly 0 and some exactly 1."""
+    gate = l0.HardConcreteGate(4, init_keep=0.5).double()
+    with torch.no_grad():
+        gate.log_alpha.copy_(torch.tensor([-1.0, 0.0, 1.0, 2.0]))
+    x = torch.rand(*shape, dtype=torch.float64) + 0.5
+    view = (1, 4, *(1,) * (len(shape) - 2))
+    gate.eval()
+    torch.testing.assert_close(gate(x), x * gate.gate().view(view))
+    gate.train()
+    draws = torch.stack([(gate(x) / x).flatten(2).mean(2)[0] if len(shape) > 2
+                         else (gate(x) / x)[0] for _ in range(400)])
+    assert draws.min() == 0 and draws.max() == 1
+    assert ((draws > 0) & (draws < 1)).any()
