@@ -122,6 +122,18 @@ def test_gate_penalty_asks_every_layer_to_keep_half():
     assert joined.keep_probabilities() == pytest.approx([0.5] * 4)
 
 
+@pytest.mark.parametrize("arch", ["lenet", "resnet20", "resnet18"])
+def test_error_driven_merge_runs_end_to_end_on_convolutional_teachers(arch):
+    make, shape = ARCHITECTURES[arch]
+    torch.manual_seed(0)
+    splits = data.split(torch.rand(8, *shape[1:]), torch.randint(0, 4, (8,)), (0.5, 0.25, 0.25))
+    a, b = (teacher(make, s).float() for s in (0, 1))
+    result = merging.error_driven_merge(a, b, splits, merge_epochs=1, finetune_epochs=1,
+                                        batch_size=4)
+    make().load_state_dict(result.student.state_dict())
+    assert models.count_parameters(result.student) == models.count_parameters(a)
+
+
 @pytest.fixture(scope="module")
 def toy():
     splits = data.load("sines", seed=0, limit=200)
@@ -236,10 +248,12 @@ def test_bad_comparison_arguments_raise_a_localized_course_error(toy):
     assert err.value.key == "merging.not_positive"
 
 
-@pytest.mark.parametrize(("arch", "points"), [("lenet", 4), ("resnet20", 1 + 2 * 9)])
+@pytest.mark.parametrize(("arch", "points"), [("lenet", 4), ("resnet20", 1 + 2 * 9),
+                                             ("resnet18", 1 + 2 * 8)])
 def test_greedy_merge_imitates_every_activation_of_a_convolutional_student(arch, points):
-    """One regression step per ReLU call of the teacher (LeNet: 4; ResNet-20: the stem and two
-    per block), then one for the output; the student keeps the teacher's architecture."""
+    """One regression step per ReLU call of the teacher (LeNet: 4; ResNet-20 and ResNet-18: the
+    stem and two per block), then one for the output; the student keeps the teacher's
+    architecture."""
     make, shape = ARCHITECTURES[arch]
     torch.manual_seed(0)
     x = torch.rand(8, *shape[1:])
