@@ -74,8 +74,10 @@ def setup(backend: str | None = None, environ=None, device: str = "auto") -> tor
 
 
 def teardown() -> None:
-    """Leave the process group (at the end of a torchrun script)."""
+    """Leave the process group (at the end of a torchrun script), after every process has
+    arrived: a process that tears down while a peer still talks to it can abort in gloo."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
