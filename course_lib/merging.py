@@ -52,7 +52,7 @@ from .merging_joined import (
 )
 from .merging_resnet import JoinedResNet
 from .models import ACTIVATION_BY_NAME, LeNet, ResNet
-from .training import evaluate
+from .training import device_of, evaluate
 
 ACTIVATIONS = tuple(ACTIVATION_BY_NAME.values())
 
@@ -92,13 +92,6 @@ def _loaders(splits, batch_size: int, seed: int):
     check_positive_int("batch_size", batch_size)
     train, val, _ = splits.loaders(batch_size, seed=seed)
     return train, val
-
-
-def _device(model: nn.Module, device) -> torch.device:
-    """``device`` if given, else where the model's parameters are."""
-    if device is not None:
-        return torch.device(device)
-    return next(model.parameters()).device
 
 
 def _check_common(epochs: dict[str, int], lr: float, alpha: float, alpha_growth: float) -> None:
@@ -156,7 +149,7 @@ def train_gated(joined: GatedModel, splits, epochs: int, *, alpha: float = 1.0,
     ``MergeResult`` (``alpha``, ``train_loss``, ``val_loss``, ``keep``, ``open``,
     ``log_alpha``)."""
     _check_common({"epochs": epochs}, lr, alpha, alpha_growth)
-    device = _device(joined, device)
+    device = device_of(joined, device)
     joined.to(device)
     train, val = _loaders(splits, batch_size, seed)
     loss_fn = task_loss(splits)
@@ -205,7 +198,7 @@ def train_task(model: nn.Module, splits, epochs: int, *, lr: float = 1e-3, batch
     y)`` if given, e.g. distillation). Returns ``train_loss`` and ``val_loss`` (task loss, eval
     mode) per epoch. The batch order comes from ``seed``."""
     _check_common({"epochs": epochs}, lr, 0.0, 1.0)
-    device = _device(model, device)
+    device = device_of(model, device)
     model.to(device)
     train, val = _loaders(splits, batch_size, seed)
     loss_fn = task_loss(splits)
@@ -314,7 +307,7 @@ def imitate_layers(student: nn.Module, joined: GatedModel, splits, epochs_per_la
     teachers' features selected by the gates of ``joined`` (kept units of ``point_gates()``),
     then its output to the teachers' average. Returns the last epoch's mean squared error of
     every step."""
-    device = _device(student, device)
+    device = device_of(student, device)
     student.to(device)
     joined.to(device).eval()
     joined.use_gates = False

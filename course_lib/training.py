@@ -32,7 +32,7 @@ import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import torch
 from torch import nn
@@ -169,7 +169,8 @@ def _correct(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
     return (out.argmax(dim=1) == y).sum()
 
 
-def _device_of(model: nn.Module, device) -> torch.device:
+def device_of(model: nn.Module, device=None) -> torch.device:
+    """``device`` if given, else where the model's parameters are (the CPU if it has none)."""
     if device is not None:
         return torch.device(device)
     param = next(model.parameters(), None)
@@ -218,7 +219,7 @@ def evaluate(model: nn.Module, data: Iterable, loss_fn: Callable | None = None,
     default on CUDA only).
     """
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    device = _device_of(model, device)
+    device = device_of(model, device)
     model.to(device)
     totals = _eval_totals(Runner.build(model, device, amp, channels_last, lang), data, loss_fn)
     return _evaluation(totals)
@@ -264,24 +265,33 @@ def _set_rng_state(state: dict, data) -> None:
         gen.set_state(saved)
 
 
-def save_checkpoint(path, state: dict) -> None:
-    """``torch.save(state, path)`` atomically: a crash leaves the old file or none, never half.
+def write_atomically(path, write: Callable[[BinaryIO], None],
+                     permissions: int | None = None) -> None:
+    """``write(f)`` into ``path`` atomically: a crash leaves the old file or none, never half.
 
-    The state goes to a temporary file in the same folder, which ``os.replace`` then renames
-    over ``path`` (an atomic rename on one file system).
+    ``write`` fills a temporary file in the same folder (opened in binary mode), which is
+    flushed to disk and renamed over ``path`` by ``os.replace`` (an atomic rename on one file
+    system). ``permissions``, e.g. ``0o644``, replaces the temporary file's private ``0o600``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
+        if permissions is not None:
+            os.chmod(tmp, permissions)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_checkpoint(path, state: dict) -> None:
+    """``torch.save(state, path)`` atomically (see ``write_atomically``)."""
+    write_atomically(path, lambda f: torch.save(state, f))
 
 
 def _shape_problems(model: nn.Module, saved: dict) -> list[str]:
@@ -467,7 +477,7 @@ def fit(model: nn.Module, train_data: Iterable, optimizer: torch.optim.Optimizer
     if scheduler_interval not in ("epoch", "batch"):
         raise CourseError("training.bad_interval", lang=lang, value=scheduler_interval)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    device = _device_of(model, device)
+    device = device_of(model, device)
     model.to(device)
     runner = Runner.build(model, device, amp, channels_last, lang)
     scaler = torch.amp.GradScaler(device.type, enabled=runner.dtype == torch.float16)
