@@ -54,10 +54,10 @@ the mean and standard deviation of the training part, per channel.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, fields
 from functools import cache
@@ -72,7 +72,7 @@ from . import data, datasets, preprocessing
 from .i18n import CourseError, t
 from .models import THESIS_ARCHS, thesis_net
 from .normalization import VARIANTS, Scale, Shift
-from .training import ema_curve, progress_enabled
+from .training import ema_curve, evaluate, progress_enabled, write_atomically
 
 LEARNING_RATES = (0.02, 0.04, 0.08)
 """The three learning rates of the thesis (the supervisor's question 1: their ratio matters)."""
@@ -158,28 +158,28 @@ def search_dirs(cache: Path | None = None) -> list[Path]:
     return [Path(cache) if cache is not None else cache_dir(), *shipped]
 
 
-def find(config: RunConfig, cache: Path | None = None) -> Path | None:
-    """The cached file of ``config``, or None."""
+def find_file(name: str, cache: Path | None = None) -> Path | None:
+    """The file ``name`` in the first of ``search_dirs(cache)`` that has it, or None."""
     for folder in search_dirs(cache):
-        path = folder / config.file_name()
-        if path.is_file():
-            return path
+        if (folder / name).is_file():
+            return folder / name
     return None
 
 
+def find(config: RunConfig, cache: Path | None = None) -> Path | None:
+    """The cached file of ``config``, or None."""
+    return find_file(config.file_name(), cache)
+
+
 def write_json(path: Path, obj) -> None:
-    """Write ``obj`` as JSON atomically: a temporary file in the same folder, then os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, separators=(",", ":"))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``obj`` as UTF-8 JSON atomically (``training.write_atomically``), readable by all."""
+    def dump(f) -> None:
+        text = io.TextIOWrapper(f, encoding="utf-8")
+        json.dump(obj, text, separators=(",", ":"))
+        text.flush()
+        text.detach()
+
+    write_atomically(path, dump, permissions=0o644)
 
 
 def _halve(x: Tensor) -> Tensor:
@@ -233,17 +233,12 @@ def build_model(config: RunConfig) -> torch.nn.Sequential:
                       widths=config.widths, seed=config.seed)
 
 
-@torch.no_grad()
 def _evaluate(model, x: Tensor, y: Tensor, chunk: int = 1000) -> tuple[float, float]:
-    """Error and mean cross-entropy of ``model`` on ``x``, ``y`` in evaluation mode."""
-    model.eval()
-    wrong, loss = 0.0, 0.0
-    for start in range(0, len(x), chunk):
-        out = model(x[start:start + chunk])
-        wrong += (out.argmax(1) != y[start:start + chunk]).sum().item()
-        loss += F.cross_entropy(out, y[start:start + chunk], reduction="sum").item()
-    model.train()
-    return wrong / len(x), loss / len(x)
+    """Error and mean cross-entropy of ``model`` on ``x``, ``y`` (``training.evaluate`` in
+    evaluation mode and float32, ``chunk`` examples at a time)."""
+    batches = [(x[i:i + chunk], y[i:i + chunk]) for i in range(0, len(x), chunk)]
+    loss, accuracy = evaluate(model, batches, device=x.device, amp=False, channels_last=False)
+    return 1.0 - accuracy, loss
 
 
 def learned_parameters(model) -> list[dict]:
@@ -266,6 +261,13 @@ def learned_parameters(model) -> list[dict]:
             })
         previous = module
     return found
+
+
+def curve_indices(n: int) -> list[int]:
+    """Indices of the at most ``CURVE_POINTS`` steps of an ``n``-step curve that a record keeps:
+    every ``ceil(n / CURVE_POINTS)``-th step and the last one."""
+    stride = max(1, math.ceil(n / CURVE_POINTS))
+    return sorted({*range(stride - 1, n, stride), n - 1} - {-1})
 
 
 def _round(x: float) -> float:
@@ -320,8 +322,7 @@ def train(config: RunConfig, device=None) -> dict:
             curves["val_loss"].append(_round(val_loss))
             curves["train_error"].append(_round(_evaluate(model, x_train[:config.n_val],
                                                           y_train[:config.n_val])[0]))
-    stride = max(1, math.ceil(len(errors) / CURVE_POINTS))
-    kept = sorted({*range(stride - 1, len(errors), stride), len(errors) - 1} - {-1})
+    kept = curve_indices(len(errors))
     error_ema, loss_ema = ema_curve(errors, EMA), ema_curve(losses, EMA)
     return {
         "format": FORMAT, **asdict(config), "key": config.key(),

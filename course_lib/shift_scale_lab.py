@@ -360,9 +360,9 @@ def online_learning(arch: str = "mlp", steps: int = ONLINE_STEPS, lr: float = ON
     over its own positions, and learns little.
     """
     name = f"online_{arch}_n{steps}_lr{lr:g}_s{seed}.json"
-    for folder in experiments.search_dirs(cache):
-        if (folder / name).is_file():
-            return _localized(json.loads((folder / name).read_text(encoding="utf-8")), lang)
+    found = experiments.find_file(name, cache)
+    if found is not None:
+        return _localized(json.loads(found.read_text(encoding="utf-8")), lang)
     sizes = SIZES["quick"][10]
     x, y, x_val, y_val = experiments.task_data(sizes["dataset"], sizes["n_train"],
                                                sizes["n_val"])
@@ -388,8 +388,7 @@ def online_learning(arch: str = "mlp", steps: int = ONLINE_STEPS, lr: float = ON
         with torch.no_grad():
             val_error = (model(x_val).argmax(1) != y_val).double().mean().item()
         ema = ema_curve(errors, experiments.EMA)
-        stride = -(-steps // experiments.CURVE_POINTS)
-        kept = [*range(stride - 1, steps - 1, stride), steps - 1]
+        kept = experiments.curve_indices(steps)
         results[variant] = {"steps": [i + 1 for i in kept],
                             "train_error_ema": [round(ema[i], 5) for i in kept],
                             "val_error": round(val_error, 5), "error": None}
