@@ -15,6 +15,11 @@ name            what                                         x shape, y
 ==============  ===========================================  ==========================
 
 Images are scaled to [0, 1]. ``load(name)`` returns a ``Splits`` of three TensorDatasets.
+
+Real photos for augmentation, test-time augmentation and pretrained models, shipped inside
+scikit-image: ``photo(name, size)`` and ``photos(names, size)`` give ``torch.uint8`` tensors
+``(3, H, W)`` (grey photos repeated over three channels), the layout ``torchvision.transforms.v2``
+expects.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from functools import cache
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
+from torchvision.transforms.v2 import functional as TF
 
 from . import distributed as ddp
+from . import validation as check
 from .i18n import CourseError
 
 
@@ -37,6 +44,8 @@ def noisy_sines(n: int = 1000, noise: float = 0.2, waves: int = 5, seed: int = 0
 
     With the default five waves, y = sin(10 pi x). Returns x, y of shape (n, 1), float32.
     """
+    check.positive_int("n", n)
+    check.in_range("noise", noise, 0)
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(n, 1, generator=g)
     y = torch.sin(2 * math.pi * waves * x) + noise * torch.randn(n, 1, generator=g)
@@ -48,6 +57,9 @@ def spirals(n_per_class: int = 100, classes: int = 3, noise: float = 0.2, seed: 
 
     Arm k at radius r in [0, 1] has angle 4 r + 2 pi k / classes, plus N(0, noise^2).
     """
+    check.positive_int("n_per_class", n_per_class)
+    check.positive_int("classes", classes)
+    check.in_range("noise", noise, 0)
     g = torch.Generator().manual_seed(seed)
     r = torch.linspace(0.0, 1.0, n_per_class).repeat(classes)
     k = torch.arange(classes).repeat_interleave(n_per_class)
@@ -123,7 +135,15 @@ class Splits:
         the global batch ``B``; each of the ``W`` processes gets ``B / W`` examples per step
         from a ``DistributedSampler`` seeded by ``seed``. Val and test stay whole on every
         process (``fit`` sums the evaluation over the processes, which gives the same mean).
+        ``batch_size`` must lie between 1 and the number of training examples.
         """
+        check.positive_int("batch_size", batch_size)
+        if eval_batch_size is not None:
+            check.positive_int("eval_batch_size", eval_batch_size)
+        if len(self.train) == 0:
+            raise CourseError("data.no_train_examples")
+        if batch_size > len(self.train):
+            raise CourseError("data.batch_too_large", batch_size=batch_size, n=len(self.train))
         pin = torch.cuda.is_available() if pin_memory == "auto" else bool(pin_memory)
         eval_bs = eval_batch_size or max(batch_size, 256)
         if distributed:
@@ -141,7 +161,10 @@ class Splits:
 
 def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
     """Validate (train, val, test) fractions: three numbers in [0, 1), train > 0, sum 1."""
-    fr = tuple(float(f) for f in fractions)
+    try:
+        fr = tuple(float(f) for f in fractions)
+    except (TypeError, ValueError):
+        fr = ()
     if (
         len(fr) != 3
         or any(not 0.0 <= f < 1.0 for f in fr)
@@ -152,27 +175,86 @@ def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
     return fr
 
 
-def split(x: torch.Tensor, y: torch.Tensor, fractions=(0.7, 0.15, 0.15), seed: int = 0) -> Splits:
-    """Shuffle with ``seed`` and cut into train / validation / test by ``fractions``."""
-    f_train, f_val, _ = check_fractions(fractions)
-    n = len(x)
+def split_indices(n: int, fractions=(0.7, 0.15, 0.15), seed: int = 0):
+    """Indices of train / validation / test: a permutation of ``range(n)`` drawn from ``seed``,
+    cut after ``round(f_train n)`` and ``round(f_val n)`` more (with ``f_test = 0``, train gets
+    all but the validation part). Used by ``split`` (which checks ``fractions`` first) and by
+    ``course_lib.datasets`` (train and validation only)."""
+    f_train, f_val, f_test = fractions
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    n_train, n_val = round(f_train * n), round(f_val * n)
-    parts = (order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :])
+    n_val = round(f_val * n)
+    n_train = n - n_val if f_test == 0.0 else round(f_train * n)
+    return order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]
+
+
+def split(x: torch.Tensor, y: torch.Tensor, fractions=(0.7, 0.15, 0.15), seed: int = 0) -> Splits:
+    """Shuffle with ``seed`` and cut into train / validation / test by ``fractions``.
+
+    ``x`` and ``y`` hold the same number ``N`` of examples; the training part must not be
+    empty (``round(fractions[0] * N) >= 1``).
+    """
+    fractions = check_fractions(fractions)
+    n = check.same_length("x", x, "y", y)
+    if round(fractions[0] * n) == 0:
+        raise CourseError("data.empty_train", n=n, fractions=fractions)
+    parts = split_indices(n, fractions, seed)
     return Splits(*(TensorDataset(x[i], y[i]) for i in parts))
 
 
 def load(name: str, fractions=(0.7, 0.15, 0.15), seed: int = 0, limit: int | None = None) -> Splits:
     """The dataset ``name`` (see the module table) split into train / validation / test.
 
-    ``limit`` keeps the first ``limit`` examples (after a seeded shuffle) for quick runs.
-    The split is fixed by ``seed``: the same call gives the same parts on every machine.
+    ``limit`` (at least 1) keeps the first ``limit`` examples (after a seeded shuffle) for
+    quick runs. The split is fixed by ``seed``: the same call gives the same parts on every
+    machine.
     """
     if name not in DATASETS:
         raise CourseError("data.unknown_dataset", name=name, known=", ".join(DATASETS))
     check_fractions(fractions)
+    if limit is not None:
+        check.positive_int("limit", limit)
     x, y = DATASETS[name]()
     if limit is not None:
         keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:limit]
         x, y = x[keep], y[keep]
     return split(x, y, fractions, seed)
+
+
+PHOTOS: tuple[str, ...] = ("chelsea", "astronaut", "coffee", "rocket", "camera", "motorcycle")
+"""The photos available by name: a cat, an astronaut, a cup of coffee, a rocket, a cameraman
+(grey) and a motorcycle (the left image of scikit-image's stereo pair)."""
+
+
+def _photo_array(name: str) -> np.ndarray:
+    from skimage import data as skdata
+
+    if name == "motorcycle":
+        return skdata.stereo_motorcycle()[0]
+    return getattr(skdata, name)()
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """NumPy ``(H, W)`` or ``(H, W, 3)`` uint8 -> torch uint8 ``(3, H, W)``."""
+    tensor = torch.from_numpy(np.ascontiguousarray(image))
+    if tensor.ndim == 2:
+        tensor = tensor.unsqueeze(-1).expand(-1, -1, 3)
+    return tensor.permute(2, 0, 1).contiguous()
+
+
+def photo(name: str, size: int | None = None, lang: str | None = None) -> torch.Tensor:
+    """The photo ``name`` as uint8 ``(3, H, W)``; with ``size`` its shorter side becomes ``size``.
+
+    Raises ``CourseError`` naming the available photos for an unknown name.
+    """
+    if name not in PHOTOS:
+        raise CourseError("data.unknown_photo", lang=lang, name=name, known=", ".join(PHOTOS))
+    image = to_tensor(_photo_array(name))
+    if size is not None:
+        image = TF.resize(image, size, antialias=True)
+    return image
+
+
+def photos(names: Sequence[str] = PHOTOS, size: int | None = None,
+           lang: str | None = None) -> dict[str, torch.Tensor]:
+    """Several photos by name (default: all of ``PHOTOS``), each as ``photo(name, size)``."""
+    return {name: photo(name, size, lang=lang) for name in names}

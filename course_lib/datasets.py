@@ -115,7 +115,8 @@ def _unpickle(path: Path, name: str, lang: str | None) -> dict:
     try:
         with open(path, "rb") as f:
             return pickle.load(f, encoding="latin1")
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError) as err:
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, ImportError, AttributeError,
+            IndexError, KeyError, TypeError) as err:  # ImportError: a class of a missing module
         raise CourseError("datasets.corrupt", lang=lang, name=name, file=path,
                           problem=f"{type(err).__name__}: {err}") from err
 
@@ -163,12 +164,6 @@ def _image_folder(path: Path, size: int, name: str, lang: str | None) -> Dataset
                           problem=f"{type(err).__name__}: {err}") from err
 
 
-def _cut(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    n_val = round(val_fraction * n)
-    return order[n_val:], order[:n_val]
-
-
 def _first(dataset: Dataset, limit: int | None) -> Dataset:
     if limit is None or limit >= len(dataset):
         return dataset
@@ -187,14 +182,14 @@ def load(name: str, root=None, *, size: int | None = None, val_fraction: float =
     missing CIFAR or Imagewoof archive into the root first (needs the network).
     """
     spec = _spec(name)
-    if not 0.0 <= val_fraction < 1.0:
-        raise CourseError("datasets.bad_fraction", value=val_fraction)
-    if limit is not None and limit < 1:
-        raise CourseError("datasets.bad_limit", value=limit)
+    if not isinstance(val_fraction, int | float) or not 0.0 <= val_fraction < 1.0:
+        raise CourseError("datasets.bad_fraction", lang=lang, value=val_fraction)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise CourseError("datasets.bad_limit", lang=lang, value=limit)
     where = _require(name, root, download, lang)
     if name.startswith("cifar"):
         (x, y), (x_test, y_test) = _cifar(name, where, lang)
-        train, val = _cut(len(x), val_fraction, seed)
+        train, val, _ = data.split_indices(len(x), (1 - val_fraction, val_fraction, 0.0), seed)
         parts = (TensorDataset(x[train], y[train]), TensorDataset(x[val], y[val]),
                  TensorDataset(x_test, y_test))
     else:
@@ -205,7 +200,8 @@ def load(name: str, root=None, *, size: int | None = None, val_fraction: float =
             raise CourseError("datasets.corrupt", lang=lang, name=name, file=where,
                               problem=t("datasets.bad_classes", lang=lang,
                                         found=len(full.classes), expected=spec.classes))
-        train, val = _cut(len(full), val_fraction, seed)
+        train, val, _ = data.split_indices(len(full), (1 - val_fraction, val_fraction, 0.0),
+                                           seed)
         parts = (Subset(full, train.tolist()), Subset(full, val.tolist()), test)
     return data.Splits(*(_first(part, limit) for part in parts))
 

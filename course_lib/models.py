@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from .i18n import CourseError
+from .init import init_model
 from .normalization import insert_variant
 
 ACTIVATION_BY_NAME = {
@@ -68,21 +69,6 @@ def _check_sizes(key: str, sizes: Sequence[int], minimum: int) -> None:
         raise CourseError(key, sizes=list(sizes))
 
 
-def he_init_(model: nn.Module) -> nn.Module:
-    """He initialization of every Linear and Conv2d layer: ``w ~ N(0, 2 / fan_in)``, ``b = 0``.
-
-    ``fan_in`` is ``in_features`` for a Linear layer, ``in_channels * k * k`` for a k x k
-    convolution (``torch.nn.init.kaiming_normal_`` with ``mode="fan_in"``,
-    ``nonlinearity="relu"``). Returns ``model``.
-    """
-    for module in model.modules():
-        if isinstance(module, nn.Linear | nn.Conv2d):
-            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-    return model
-
-
 def mlp(sizes: Sequence[int], activation: str = "relu", dropout: float = 0.0) -> nn.Sequential:
     """A multilayer perceptron: an activation (and dropout if ``dropout > 0``) after every
     Linear layer but the last::
@@ -117,7 +103,7 @@ def thesis_mlp(
     dropout: float = 0.0,
 ) -> nn.Sequential:
     """The multilayer perceptron of the thesis: ``Flatten``, then ``mlp([in_features, *hidden,
-    num_classes], "relu", dropout)`` with He initialization (``he_init_``).
+    num_classes], "relu", dropout)`` with He initialization (``init.init_model(model, "he")``).
 
     Input ``(N, in_features)`` or an image ``(N, C, H, W)`` with ``C * H * W = in_features``;
     output ``(N, num_classes)`` logits. The CIFAR-10 defaults ``3072 -> 512 -> 256 -> 10``
@@ -127,7 +113,7 @@ def thesis_mlp(
     _check_positive("num_classes", num_classes)
     _check_sizes("models.bad_hidden", hidden, minimum=0)
     body = mlp([in_features, *hidden, num_classes], "relu", dropout)
-    return he_init_(nn.Sequential(nn.Flatten(), *body))
+    return init_model(nn.Sequential(nn.Flatten(), *body), "he")
 
 
 def thesis_fcn(
@@ -145,7 +131,8 @@ def thesis_fcn(
 
     then ``Conv2d(widths[-1], num_classes, 1)`` (scores per position), ``AdaptiveAvgPool2d(1)``
     (global average pooling) and ``Flatten``. Dropout (if ``dropout > 0``, elementwise
-    ``nn.Dropout``) follows each downsampling, as in All-CNN. He initialization (``he_init_``).
+    ``nn.Dropout``) follows each downsampling, as in All-CNN. He initialization
+    (``init.init_model(model, "he")``).
 
     Input ``(N, in_channels, H, W)`` of any size; every stage halves H and W (rounding up),
     e.g. 32 -> 16 -> 8 -> 4 for CIFAR; output ``(N, num_classes)`` logits. The defaults (CIFAR-10,
@@ -165,7 +152,7 @@ def thesis_fcn(
             layers.append(nn.Dropout(dropout))
         channels = width
     layers += [nn.Conv2d(channels, num_classes, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-    return he_init_(nn.Sequential(*layers))
+    return init_model(nn.Sequential(*layers), "he")
 
 
 THESIS_ARCHS = ("fcn", "mlp")

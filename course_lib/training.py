@@ -24,10 +24,14 @@ pinned memory, see ``Splits.loaders``) and, on request, ``torch.compile``. Under
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import math
 import os
 import pickle
 import tempfile
+import time
+import warnings
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
@@ -39,6 +43,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed
+from . import validation as check
 from .execution import Runner, compiled
 from .i18n import CourseError, t
 
@@ -189,7 +194,7 @@ def _eval_totals(runner: Runner, data: Iterable, loss_fn: Callable) -> torch.Ten
         x, y = runner.batch(x, y)
         with runner.autocast():
             out = runner.net(x)
-            loss = loss_fn(out, y)
+            loss = batch_loss(loss_fn, out, y, runner.lang, first=count == 0)
         total_loss += loss * len(y)
         correct = _correct(out, y)
         classification = classification and correct is not None
@@ -201,9 +206,10 @@ def _eval_totals(runner: Runner, data: Iterable, loss_fn: Callable) -> torch.Ten
                       total_loss.new_tensor([count, not classification])])
 
 
-def _evaluation(totals: torch.Tensor) -> Evaluation:
+def _evaluation(totals: torch.Tensor, name: str = "data", lang: str | None = None) -> Evaluation:
     loss, correct, count, not_classification = totals.tolist()
-    count = max(count, 1)
+    if count == 0:  # a mean over no examples: not 0.0, which early stopping would take as best
+        raise CourseError("training.empty_data", lang=lang, name=name)
     return Evaluation(loss / count, None if not_classification else correct / count)
 
 
@@ -218,11 +224,81 @@ def evaluate(model: nn.Module, data: Iterable, loss_fn: Callable | None = None,
     train/eval mode is restored afterwards. ``amp`` and ``channels_last`` as in ``fit`` (on by
     default on CUDA only).
     """
+    _require_batches(data, "data", lang)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     device = device_of(model, device)
     model.to(device)
     totals = _eval_totals(Runner.build(model, device, amp, channels_last, lang), data, loss_fn)
-    return _evaluation(totals)
+    return _evaluation(totals, "data", lang)
+
+
+def _require_batches(data, name: str, lang: str | None) -> None:
+    """A loader or dataset that knows its length must have at least one batch."""
+    if hasattr(data, "__len__") and len(data) == 0:
+        raise CourseError("training.empty_data", lang=lang, name=name)
+
+
+def batch_loss(loss_fn: Callable, out: torch.Tensor, y: torch.Tensor, lang: str | None = None,
+               first: bool = False) -> torch.Tensor:
+    """``loss_fn(out, y)``, which must be a scalar (the mean over the batch).
+
+    A loss that fails on the batch raises ``CourseError`` saying why: different batch sizes of
+    ``out`` and ``y``, class indices out of range or not integers. On the ``first`` batch the
+    class indices of a cross-entropy are checked before the loss, as a CUDA kernel would
+    otherwise stop the whole process on one out of range.
+    """
+    if first and isinstance(loss_fn, nn.CrossEntropyLoss | nn.NLLLoss):
+        _check_class_indices(out, y, loss_fn.ignore_index, lang)
+    try:
+        loss = loss_fn(out, y)
+    except CourseError:
+        raise
+    except (RuntimeError, IndexError, ValueError) as error:
+        raise _batch_problem(out, y, error, lang) from error
+    if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+        got = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+        raise CourseError("training.loss_not_scalar", lang=lang, name="loss_fn", got=got)
+    return loss
+
+
+def _check_class_indices(out: torch.Tensor, y: torch.Tensor, ignore_index: int,
+                         lang: str | None) -> None:
+    if y.is_floating_point() or out.ndim != y.ndim + 1 or len(out) != len(y):
+        return  # probabilities as targets, or a shape problem the loss itself reports
+    labels = y[y != ignore_index]
+    if labels.numel() and (labels.min() < 0 or labels.max() >= out.shape[1]):
+        raise CourseError("training.labels_out_of_range", lang=lang, low=int(labels.min()),
+                          high=int(labels.max()), classes=out.shape[1], last=out.shape[1] - 1,
+                          needed=int(labels.max()) + 1)
+
+
+def _batch_problem(out, y, error: Exception, lang: str | None) -> CourseError:
+    """The most likely reason why a loss failed on ``(out, y)``, as a CourseError."""
+    if not isinstance(out, torch.Tensor) or not isinstance(y, torch.Tensor):
+        return CourseError("training.loss_failed", lang=lang, name="loss_fn",
+                           out=type(out).__name__, y=type(y).__name__, dtype="",
+                           error=str(error).strip()[:200])
+    if out.ndim and y.ndim and len(out) != len(y):
+        return CourseError("training.batch_sizes_differ", lang=lang, out=tuple(out.shape),
+                           y=tuple(y.shape))
+    if out.ndim == y.ndim + 1 and y.is_floating_point():
+        return CourseError("training.labels_not_indices", lang=lang, dtype=str(y.dtype),
+                           expected=(out.shape[0], *out.shape[2:]))
+    if out.ndim == y.ndim + 1:
+        labels = y.detach().cpu()
+        if labels.numel() and (labels.min() < 0 or labels.max() >= out.shape[1]):
+            return CourseError("training.labels_out_of_range", lang=lang, low=int(labels.min()),
+                               high=int(labels.max()), classes=out.shape[1],
+                               last=out.shape[1] - 1, needed=int(labels.max()) + 1)
+    return CourseError("training.loss_failed", lang=lang, name="loss_fn", out=tuple(out.shape),
+                       y=tuple(y.shape), dtype=str(y.dtype),
+                       error=(str(error).strip().splitlines() or [""])[0][:200])
+
+
+def _finite_parameters(model: nn.Module) -> bool:
+    """Whether every parameter of ``model`` is finite (one synchronization with the GPU)."""
+    flags = [torch.isfinite(p).all() for p in model.parameters()]
+    return bool(torch.stack(flags).all()) if flags else True
 
 
 def grad_norm(model: nn.Module) -> torch.Tensor:
@@ -275,6 +351,7 @@ def write_atomically(path, write: Callable[[BinaryIO], None],
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -289,9 +366,59 @@ def write_atomically(path, write: Callable[[BinaryIO], None],
         raise
 
 
+STALE_AFTER_S = 60.0
+"""A temporary file of ``write_atomically`` untouched for this long belongs to a killed save."""
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete the ``.<name>.*.tmp`` files that saves killed before their rename left next to
+    ``path``; recent ones may belong to a save still running elsewhere and are kept."""
+    cutoff = time.time() - STALE_AFTER_S
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+
+
+def check_writable(path, lang: str | None = None) -> Path:
+    """Raise ``CourseError`` unless a file can be written at ``path``: not a folder, and its
+    folder can be created and written to (tried with an empty temporary file). Called before
+    training, so that nothing is trained only to be lost at the first save."""
+    path = Path(path)
+    if path.is_dir():
+        raise CourseError("training.checkpoint_is_folder", lang=lang, path=str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise CourseError("training.checkpoint_unwritable", lang=lang, path=str(path),
+                          reason=error.strerror or str(error)) from error
+    return path
+
+
 def save_checkpoint(path, state: dict) -> None:
     """``torch.save(state, path)`` atomically (see ``write_atomically``)."""
     write_atomically(path, lambda f: torch.save(state, f))
+
+
+LOAD_ERRORS = (OSError, RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile,
+               ValueError, KeyError, TypeError, AttributeError, ImportError, IndexError)
+"""What ``torch.load`` raises for a damaged, truncated or foreign file."""
+
+
+def load_problem(error: BaseException, lang: str | None = None) -> str:
+    """Why ``torch.load`` failed, in one line for a message in ``lang``.
+
+    torch's message for a file with objects other than tensors advises ``weights_only=False``,
+    which would run any code stored in the file: the course never suggests that, so that
+    message is replaced by one of ours.
+    """
+    text = str(error).strip()
+    if "weights_only" in text or "Weights only load failed" in text:
+        return t("training.not_tensors", lang=lang)
+    return f"{type(error).__name__}: {(text.splitlines() or [''])[0][:200]}"
 
 
 def _shape_problems(model: nn.Module, saved: dict) -> list[str]:
@@ -319,11 +446,9 @@ def load_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None,
         raise CourseError("training.checkpoint_missing", lang=lang, path=str(path))
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError,
-            KeyError, TypeError) as error:
+    except LOAD_ERRORS as error:
         raise CourseError("training.checkpoint_corrupt", lang=lang, path=str(path),
-                          reason=f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
-                          ) from error
+                          reason=load_problem(error, lang)) from error
     if (not isinstance(state, dict) or any(key not in state for key in _REQUIRED)
             or not isinstance(state["model"], dict)):
         raise CourseError("training.checkpoint_corrupt", lang=lang, path=str(path),
@@ -336,13 +461,27 @@ def load_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None,
     model.load_state_dict(state["model"])
     try:
         if optimizer is not None:
-            optimizer.load_state_dict(state["optimizer"])
+            _load_optimizer(optimizer, state["optimizer"], lang)
         if scheduler is not None and state["scheduler"] is not None:
             scheduler.load_state_dict(state["scheduler"])
-    except (ValueError, KeyError, RuntimeError) as error:
+    except (ValueError, KeyError, RuntimeError, TypeError) as error:
         raise CourseError("training.checkpoint_optimizer_mismatch", lang=lang, path=str(path),
                           reason=str(error).splitlines()[0][:200]) from error
     return state
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict, lang: str | None) -> None:
+    """``optimizer.load_state_dict(saved)``, undone when the saved groups lack hyper-parameters
+    of this optimizer (an SGD checkpoint has no ``betas`` for Adam, whose first step would fail
+    with a KeyError); torch's optimizers fill the keys that later versions added themselves."""
+    before = optimizer.state_dict()
+    optimizer.load_state_dict(saved)
+    missing = sorted({key for group in optimizer.param_groups for key in optimizer.defaults
+                      if key not in group})
+    if missing:
+        optimizer.load_state_dict(before)
+        raise ValueError(t("training.other_optimizer", lang=lang, missing=", ".join(missing),
+                           optimizer=type(optimizer).__name__))
 
 
 class _EarlyStopping:
@@ -379,7 +518,7 @@ class _EpochSteps:
 
 
 def _train_epoch(runner: Runner, model: nn.Module, batches, optimizer, scaler, loss_fn,
-                 batch_scheduler, with_norms, show) -> _EpochSteps:
+                 objective, batch_scheduler, with_norms, show) -> _EpochSteps:
     """One pass over ``batches``. Numbers stay on the device until the end of the epoch.
 
     With float16 autocast the ``scaler`` multiplies the loss by ``s`` before ``backward`` and
@@ -393,8 +532,14 @@ def _train_epoch(runner: Runner, model: nn.Module, batches, optimizer, scaler, l
         x, y = runner.batch(x, y)
         optimizer.zero_grad(set_to_none=True)
         with runner.autocast():
-            out = runner.net(x)
-            loss = loss_fn(out, y)
+            if objective is None:
+                out = runner.net(x)
+                loss = batch_loss(loss_fn, out, y, runner.lang, first=not losses)
+            else:
+                out, loss = None, objective(runner.net, x, y)
+                if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+                    raise CourseError("training.loss_not_scalar", lang=runner.lang,
+                                      name="objective", got=getattr(loss, "shape", loss))
         scaler.scale(loss).backward()
         if with_norms:
             scaler.unscale_(optimizer)
@@ -406,7 +551,7 @@ def _train_epoch(runner: Runner, model: nn.Module, batches, optimizer, scaler, l
             batch_scheduler.step()
         losses.append(loss.detach())
         sizes.append(len(y))
-        batch_correct = _correct(out.detach(), y)
+        batch_correct = None if out is None else _correct(out.detach(), y)
         classification = classification and batch_correct is not None
         if classification:
             correct += batch_correct
@@ -433,23 +578,61 @@ def _global_steps(losses: torch.Tensor, sizes: list[int], correct: torch.Tensor)
             totals[-1])
 
 
+def _check_fit_arguments(train_data, epochs, val_data, checkpoint, resume, early_stopping, ema,
+                         lang: str | None) -> None:
+    """Every argument of ``fit`` that can be checked before any work, checked."""
+    check.positive_int("epochs", epochs, lang)
+    if early_stopping is not None:
+        check.positive_int("early_stopping", early_stopping, lang)
+        if val_data is None:
+            raise CourseError("training.early_stopping_needs_val", lang=lang)
+    check.in_range("ema", ema, 0, 1, low_open=True, high_open=True, lang=lang)
+    _require_batches(train_data, "train_data", lang)
+    if val_data is not None:
+        _require_batches(val_data, "val_data", lang)
+    if resume and checkpoint is None:
+        raise CourseError("training.resume_needs_checkpoint", lang=lang)
+    if checkpoint is not None and distributed.is_main():
+        check_writable(checkpoint, lang)
+
+
+def _save_or_warn(path, epoch: int, lang: str | None, state: dict) -> None:
+    """Save the checkpoint; if the disk is full or the folder gone, warn and train on (the
+    model in memory keeps the weights) instead of losing the run."""
+    try:
+        save_checkpoint(path, state)
+    except (OSError, RuntimeError) as error:
+        warnings.warn(t("training.checkpoint_write_failed", lang=lang, epoch=epoch + 1,
+                        path=str(path), reason=str(error).strip().splitlines()[0][:200]),
+                      stacklevel=3)
+
+
 def fit(model: nn.Module, train_data: Iterable, optimizer: torch.optim.Optimizer,
         loss_fn: Callable | None = None, epochs: int = 1, val_data: Iterable | None = None,
         scheduler=None, scheduler_interval: str = "epoch", device=None, checkpoint=None,
         resume: bool = False, early_stopping: int | None = None, ema: float = 0.99,
         grad_norms: bool = True, progress: bool = True, lang: str | None = None,
         on_epoch_end: Callable | None = None, *, amp="auto", channels_last="auto",
-        compile=False) -> History:
+        compile=False, objective: Callable | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs (in total, counting resumed ones); return a History.
 
-    One step: ``out = model(x)``, ``loss = loss_fn(out, y)`` (default cross-entropy),
-    ``loss.backward()``, record ``||grad||``, ``optimizer.step()``, and ``scheduler.step()``
-    after every batch (``scheduler_interval="batch"``) or epoch (``"epoch"``; a
+    One step: ``out = model(x)``, ``loss = loss_fn(out, y)`` (default cross-entropy) or, with the
+    model-level loss hook ``objective``, ``loss = objective(model, x, y)`` (a loss that needs
+    more than the outputs, e.g. distillation or a penalty on activations; no accuracy is
+    recorded then), ``loss.backward()``, record ``||grad||``, ``optimizer.step()``, and
+    ``scheduler.step()`` after every batch (``scheduler_interval="batch"``) or epoch (``"epoch"``; a
     ``ReduceLROnPlateau`` gets the validation loss, or the training loss without validation).
     After each epoch: evaluation on ``val_data``, ``on_epoch_end(epoch, model, history)``, the
     checkpoint, and early stopping (``early_stopping`` = patience in epochs on the validation
     loss; it needs ``val_data``). With ``device`` the model is moved there; without, batches
     go to the device of the model's parameters.
+
+    Nothing is trained in vain: the arguments, the data (at least one batch) and the
+    checkpoint's folder (writable) are checked before the first step, a loss that fails on a
+    batch is explained (batch sizes, class indices), and a checkpoint that cannot be written
+    later (a full disk) gives a warning while training goes on. When the loss or the weights
+    turn inf or NaN, ``fit`` warns, naming the epoch and the learning rate, leaves the last
+    finite checkpoint as it is and returns the history so far.
 
     ``checkpoint`` is a file path; it holds the model, optimizer and scheduler states, the
     history, the epoch and the random number generators' states. ``resume=True`` loads it and
@@ -472,8 +655,8 @@ def fit(model: nn.Module, train_data: Iterable, optimizer: torch.optim.Optimizer
     the history holds the losses and accuracies of the global batch and of the whole validation
     set (summed over the processes), and only rank 0 writes the checkpoint and shows progress.
     """
-    if early_stopping is not None and val_data is None:
-        raise CourseError("training.early_stopping_needs_val", lang=lang)
+    _check_fit_arguments(train_data, epochs, val_data, checkpoint, resume, early_stopping, ema,
+                         lang)
     if scheduler_interval not in ("epoch", "batch"):
         raise CourseError("training.bad_interval", lang=lang, value=scheduler_interval)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
@@ -502,12 +685,15 @@ def fit(model: nn.Module, train_data: Iterable, optimizer: torch.optim.Optimizer
             sampler.set_epoch(epoch)
         batches = tqdm(train_data, leave=False, disable=not show,
                        desc=t("training.batches_bar", lang=lang, epoch=epoch + 1, epochs=epochs))
-        _train_epoch(runner, model, batches, optimizer, scaler, loss_fn, batch_scheduler,
-                     grad_norms, show).add_to(history)
+        steps = _train_epoch(runner, model, batches, optimizer, scaler, loss_fn, objective,
+                             batch_scheduler, grad_norms, show)
+        if not steps.losses:
+            raise CourseError("training.empty_data", lang=lang, name="train_data")
+        steps.add_to(history)
         if val_data is not None:
             with torch.no_grad():
                 totals = distributed.all_sum(_eval_totals(runner, val_data, loss_fn))
-            val_loss, val_acc = _evaluation(totals)
+            val_loss, val_acc = _evaluation(totals, "val_data", lang)
             history.val_loss.append(val_loss)
             if val_acc is not None:
                 history.val_acc.append(val_acc)
@@ -520,8 +706,10 @@ def fit(model: nn.Module, train_data: Iterable, optimizer: torch.optim.Optimizer
         history.stopped_early = val_data is not None and stopper.should_stop(history.val_loss[-1])
         if on_epoch_end is not None:
             on_epoch_end(epoch, model, history)
-        if checkpoint is not None and main:
-            save_checkpoint(checkpoint, {
+        diverged = not _finite_parameters(model) or (
+            not scaler.is_enabled() and not math.isfinite(history.train_loss[-1]))
+        if checkpoint is not None and main and not diverged:  # never NaN over a good file
+            _save_or_warn(checkpoint, epoch, lang, {
                 "format": CHECKPOINT_FORMAT, "epoch": epoch + 1,
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
@@ -530,6 +718,12 @@ def fit(model: nn.Module, train_data: Iterable, optimizer: torch.optim.Optimizer
             })
         distributed.barrier()
         epoch_bar.set_postfix(_postfix(history))
+        if diverged:
+            kept = "" if checkpoint is None else " " + t(
+                "training.diverged_checkpoint", lang=lang, path=str(checkpoint))
+            warnings.warn(t("training.diverged", lang=lang, epoch=epoch + 1,
+                            lr=optimizer.param_groups[0]["lr"]) + kept, stacklevel=2)
+            break
         if history.stopped_early:
             if show:
                 tqdm.write(t("training.early_stop", lang=lang, epoch=epoch + 1,

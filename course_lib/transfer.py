@@ -38,8 +38,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import validation as check
 from .datasets import data_root
 from .i18n import CourseError, catalog, get_language
+from .training import LOAD_ERRORS, load_problem
 
 RESNET18_FILE = "resnet18-f37072fd.pth"
 RESNET18_URL = f"https://download.pytorch.org/models/{RESNET18_FILE}"
@@ -63,7 +65,8 @@ class Preprocessing:
         """Images -> (N, 3, size, size) float32 input of the network.
 
         ``images``: one image as a NumPy array (H, W), (H, W, 3) or (H, W, 4), uint8 in
-        [0, 255] or float in [0, 1]; or a tensor (C, H, W) / (N, C, H, W) in [0, 1], C in {1, 3}.
+        [0, 255] or float in [0, 1]; or a tensor (C, H, W) / (N, C, H, W), C in {1, 3}, uint8
+        in [0, 255] (as ``data.photo`` gives) or float in [0, 1].
         """
         x = _as_batch(images)
         size = size or self.size
@@ -93,7 +96,8 @@ def _as_batch(images) -> Tensor:
             raise CourseError("transfer.bad_images", shape=tuple(images.shape))
         x = x[..., :3].permute(2, 0, 1)
     else:
-        x = torch.as_tensor(images).float()
+        x = torch.as_tensor(images)
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
     if x.ndim == 3:
         x = x.unsqueeze(0)
     if x.ndim != 4 or x.shape[1] not in (1, 3):
@@ -199,13 +203,29 @@ def resnet18(pretrained: bool = True, path=None, download: bool = False,
     net = torchvision.models.resnet18(weights=None)
     if pretrained:
         file = resnet18_weights(path, download=download, lang=lang)
-        net.load_state_dict(torch.load(file, map_location="cpu", weights_only=True))
+        _load_weights(net, file, lang)
     stages = OrderedDict(stem=nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool))
     blocks = [block for layer in (net.layer1, net.layer2, net.layer3, net.layer4)
               for block in layer]
     stages.update((f"block{i}", block) for i, block in enumerate(blocks, start=1))
     stages.update(pool=nn.Sequential(net.avgpool, nn.Flatten()), classifier=net.fc)
     return Backbone(stages, "resnet18", IMAGENET)
+
+
+def _load_weights(net: nn.Module, file: Path, lang: str | None) -> None:
+    """``net.load_state_dict(torch.load(file))`` with tensors only; a damaged file, or weights
+    of another network (say a 10-class head), raise ``CourseError`` naming the file."""
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except LOAD_ERRORS as error:
+        raise CourseError("transfer.bad_weights", lang=lang, path=file, url=RESNET18_URL,
+                          reason=load_problem(error, lang)) from error
+    try:
+        net.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as error:
+        reason = str(error).strip().splitlines()
+        raise CourseError("transfer.bad_weights", lang=lang, path=file, url=RESNET18_URL,
+                          reason=" ".join(line.strip() for line in reason[:3])[:300]) from error
 
 
 BACKBONES = {"efficientnet_lite0": efficientnet_lite0, "resnet18": resnet18}
@@ -216,20 +236,6 @@ def load_backbone(name: str = "efficientnet_lite0", **options) -> Backbone:
     if name not in BACKBONES:
         raise CourseError("transfer.unknown_backbone", name=name, known=", ".join(BACKBONES))
     return BACKBONES[name](**options)
-
-
-def sample_photos() -> dict[str, np.ndarray]:
-    """Six photos shipped with scikit-image, uint8 (H, W, 3) or grey (H, W), by name."""
-    from skimage import data as photos
-
-    return {
-        "chelsea": photos.chelsea(),
-        "coffee": photos.coffee(),
-        "rocket": photos.rocket(),
-        "motorcycle": photos.stereo_motorcycle()[0],
-        "camera": photos.camera(),
-        "astronaut": photos.astronaut(),
-    }
 
 
 @cache
@@ -264,12 +270,15 @@ def top_k(model: nn.Module, images: Tensor, k: int = 5,
     """The ``k`` most probable classes per image: ``p = softmax(model(images))``.
 
     ``images``: preprocessed (N, 3, H, W). Returns N lists of ``(class name, probability)``,
-    most probable first, names in ``lang``.
+    most probable first, names in ``lang``. ``1 <= k <= 1000`` (the number of classes).
     """
+    check.ndim("images", images, (4,), "(N, 3, H, W)", lang)
     device = next(model.parameters()).device
     with evaluating(model):
         probs = model(images.to(device)).softmax(dim=1).cpu()
     names = class_names(lang)
+    if not check.is_int(k) or not 1 <= k <= min(probs.shape[1], len(names)):
+        raise CourseError("transfer.bad_k", lang=lang, k=k, classes=probs.shape[1])
     values, indices = probs.topk(k, dim=1)
     return [[(names[int(i)], float(p)) for p, i in zip(row_p, row_i, strict=True)]
             for row_p, row_i in zip(values, indices, strict=True)]
@@ -285,7 +294,7 @@ def freeze(model: nn.Module, up_to: int | None = None) -> nn.Module:
     children = list(model.children())
     n = len(children)
     up_to = n - 1 if up_to is None else up_to
-    if not -n <= up_to <= n:
+    if not check.is_int(up_to) or not -n <= up_to <= n:
         raise CourseError("transfer.bad_depth", up_to=up_to, stages=n)
     unfreeze(model)
     for child in children[:up_to]:
@@ -325,7 +334,10 @@ def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
     The features (N, D) stay; the logits become (N, num_classes). The new layer lives on the
     old one's device and dtype. Returns ``model``.
     """
+    check.positive_int("num_classes", num_classes)
     name, old = list(model.named_children())[-1]
+    if not isinstance(old, nn.Linear):
+        raise CourseError("transfer.no_linear_head", layer=type(old).__name__)
     new = nn.Linear(old.in_features, num_classes, device=old.weight.device, dtype=old.weight.dtype)
     setattr(model, name, new)
     return model
@@ -338,7 +350,8 @@ def param_groups(model: nn.Module, lr: float, backbone_lr: float | None = None) 
     should move little, the new head starts from random. Only trainable parameters are
     listed; an empty group is left out. Use as ``torch.optim.Adam(param_groups(model, 1e-3))``.
     """
-    backbone_lr = lr / 10 if backbone_lr is None else backbone_lr
+    check.in_range("lr", lr, 0)
+    backbone_lr = lr / 10 if backbone_lr is None else check.in_range("backbone_lr", backbone_lr, 0)
     *body, head = model.children()
     groups = [
         {"params": [p for m in body for p in m.parameters() if p.requires_grad],

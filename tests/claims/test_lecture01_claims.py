@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib import activations as A
-from course_lib import data, init, models, neuron
+from course_lib import data, init, models
+from course_lib.lectures import neuron
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Claims of lecture 03 (notebooks/*/03_initialization.ipynb), each a small deterministic test.
 
 The notebook's sizes in the quick profile: 10 hidden layers of 256 units, 256 standard normal
-inputs, a fixed standard normal gradient from above (``course_lib.init_experiments``); deep
+inputs, a fixed standard normal gradient from above (``course_lib.lectures.initialization``); deep
 digit classifiers of width 64 trained for 5 epochs. Claims already tested in
 ``tests/claims/test_init_claims.py`` are not repeated here:
 
@@ -23,7 +23,7 @@ from functools import cache
 import pytest
 import torch
 
-from course_lib import init_experiments as ie
+from course_lib.lectures import initialization as ie
 
 DEPTH, WIDTH, BATCH = 10, 256, 256
 

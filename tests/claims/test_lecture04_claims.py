@@ -1,6 +1,6 @@
 """Claims of lecture 04 (optimizers) beyond tests/claims/test_optimizer_claims.py.
 
-Each test reruns the notebook's experiment from course_lib.optim_experiments (float64, seeded)
+Each test reruns the notebook's experiment from course_lib.lectures.optimizers (float64, seeded)
 and fails if the sentence in the notebook would stop being true.
 """
 
@@ -9,8 +9,8 @@ import math
 import pytest
 import torch
 
-from course_lib import optim_experiments as oe
 from course_lib import schedules
+from course_lib.lectures import optimizers as oe
 
 STEPS = 60
 

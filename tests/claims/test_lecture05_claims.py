@@ -1,6 +1,6 @@
 """Claims of lecture 05 (regularization), each checked by the notebook's own experiment.
 
-The runs are those of the notebook in the quick profile (``course_lib.regularization_experiments``
+The runs are those of the notebook in the quick profile (``course_lib.lectures.regularization``
 on 500 MNIST-1D training signals, 40 epochs); every run seeds its own generators, so the numbers
 are the notebook's. Claims tested elsewhere are not repeated here: the expectations of vanilla
 and inverted dropout, L1 against L2 on a linear regression, the distillation gradient and its
@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from course_lib import compression
-from course_lib import regularization_experiments as rx
 from course_lib.ensembles import Ensemble, snapshot_ensemble
+from course_lib.lectures import regularization as rx
 
 EPOCHS = 40  # course.size(quick=40, ...) in the notebook
 

@@ -10,8 +10,7 @@ from torch import nn
 
 from course_lib import data, layers, models, normalization
 from course_lib.init import depth_statistics
-from course_lib.normalization import BatchNorm1d, BatchNorm2d
-from course_lib.normalization_experiments import (
+from course_lib.lectures.normalization import (
     DEPTH,
     RATES,
     accuracy,
@@ -24,6 +23,7 @@ from course_lib.normalization_experiments import (
     reset_running_stats,
     running_mean_trace,
 )
+from course_lib.normalization import BatchNorm1d, BatchNorm2d
 
 STEPS, ONLINE_STEPS = 120, 800  # course.size(quick=...) in the notebook
 CHANCE = 0.1
@@ -211,10 +211,20 @@ def test_batchnorm_allows_ten_times_the_learning_rate_where_the_plain_net_fails(
 
 
 def test_eval_mode_uses_the_running_statistics():
+    """The running statistics are the momentum averages of the batch means and of the batch
+    variances taken unbiased (divisor N - 1), and they estimate the population's 4 and 4."""
     layer = BatchNorm1d(3, momentum=0.1)
     g = torch.Generator().manual_seed(0)
+    mean, var, biased = torch.zeros(3), torch.ones(3), torch.ones(3)
     for _ in range(100):
-        layer(4 + 2 * torch.randn(32, 3, generator=g))
+        x = 4 + 2 * torch.randn(32, 3, generator=g)
+        layer(x)
+        mean = 0.9 * mean + 0.1 * x.mean(dim=0)
+        var = 0.9 * var + 0.1 * x.var(dim=0, correction=1)
+        biased = 0.9 * biased + 0.1 * x.var(dim=0, correction=0)
+    torch.testing.assert_close(layer.running_mean, mean)
+    torch.testing.assert_close(layer.running_var, var)
+    assert ((layer.running_var - biased).abs() > 0.05).all()  # 1/32 of 4: not the 1/N variance
     torch.testing.assert_close(layer.running_mean, torch.full((3,), 4.0), atol=0.3, rtol=0)
     torch.testing.assert_close(layer.running_var, torch.full((3,), 4.0), atol=0.6, rtol=0)
     layer.eval()

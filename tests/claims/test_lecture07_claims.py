@@ -1,6 +1,6 @@
 """Teaching claims of lecture 07 (training practice), each a small deterministic experiment.
 
-The experiments are the notebook's own (``course_lib.experiments_07``) with the same arguments
+The experiments are the notebook's own (``course_lib.lectures.practice``) with the same arguments
 as its quick profile, so a claim that the notebook's text makes about its plots is checked here.
 """
 
@@ -9,7 +9,8 @@ import math
 import pytest
 import torch
 
-from course_lib import experiments_07, monitoring, preprocessing, search
+from course_lib import monitoring, preprocessing, search
+from course_lib.lectures import practice as experiments_07
 
 LRS = [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]
 

@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from course_lib import experiments, models, normalization
-from course_lib import shift_scale_lab as lab
+from course_lib import models, normalization
+from course_lib.labs.shift_scale import analysis as lab
+from course_lib.labs.shift_scale import runner as experiments
 from course_lib.normalization import GRANULARITIES, VARIANTS, Scale, Shift
 from course_lib.training import ema_curve
 

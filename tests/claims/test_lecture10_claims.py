@@ -14,9 +14,12 @@ import math
 import pytest
 import torch
 
-from course_lib import l0, merging, merging_report, merging_toy
-from course_lib import merging_baselines as mb
+from course_lib import l0
 from course_lib.exercises.merging import half_penalty, join_linear
+from course_lib.labs.merging import algorithms as merging
+from course_lib.labs.merging import baselines as mb
+from course_lib.labs.merging import report as merging_report
+from course_lib.labs.merging import toy_task as merging_toy
 
 F64 = torch.float64
 

@@ -10,8 +10,9 @@ trained for the whole budget of 90 epochs is not claimed here; the notebook repo
 
 import pytest
 
-from course_lib import data, merging, models
-from course_lib import merging_baselines as mb
+from course_lib import data, models
+from course_lib.labs.merging import algorithms as merging
+from course_lib.labs.merging import baselines as mb
 
 TEACHER_EPOCHS, MERGE_EPOCHS, FINETUNE_EPOCHS, LR = 30, 10, 20, 1e-2
 

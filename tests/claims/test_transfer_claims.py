@@ -2,7 +2,7 @@
 
 import pytest
 
-from course_lib import transfer_experiments as experiments
+from course_lib.lectures import transfer_learning as experiments
 
 OPTIONS = {"steps": 8, "batch_size": 16, "image_size": 64, "seed": 0}
 

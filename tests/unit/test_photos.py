@@ -3,13 +3,13 @@
 import pytest
 import torch
 
+from course_lib.data import PHOTOS, photo, photos, to_tensor
 from course_lib.i18n import LANGUAGES, CourseError
-from course_lib.photos import NAMES, photo, photos, to_tensor
 
 
 def test_every_photo_is_uint8_with_three_channels():
     for name, image in photos().items():
-        assert name in NAMES
+        assert name in PHOTOS
         assert image.dtype == torch.uint8 and image.ndim == 3 and image.shape[0] == 3
 
 
@@ -39,4 +39,4 @@ def test_to_tensor_moves_channels_first():
 def test_an_unknown_photo_names_the_available_ones(lang):
     with pytest.raises(CourseError) as err:
         photo("dog", lang=lang)
-    assert err.value.key == "photos.unknown" and "chelsea" in str(err.value)
+    assert err.value.key == "data.unknown_photo" and "chelsea" in str(err.value)

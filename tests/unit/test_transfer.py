@@ -8,9 +8,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_lib import transfer
-from course_lib import transfer_experiments as experiments
+from course_lib import data, transfer
 from course_lib.i18n import LANGUAGES, CourseError, catalog
+from course_lib.lectures import transfer_learning as experiments
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +33,7 @@ def lite0():
 
 @pytest.fixture(scope="module")
 def photos():
-    return transfer.sample_photos()
+    return data.photos()
 
 
 def test_efficientnet_lite0_loads_its_packaged_weights_as_named_stages(lite0):

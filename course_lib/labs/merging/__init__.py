@@ -1,0 +1,14 @@
+"""Research lab 10: merging two trained teachers into one student with relaxed L0 gates.
+
+The lab's steps and where they live:
+
+1. the gates: core ``course_lib.l0`` (hard-concrete distribution, ``HardConcreteGate``);
+2. the joined model, twice as wide with a gate after every activation: ``joined`` (MLP,
+   LeNet) and ``resnet`` (ResNet-20, ResNet-18, stage and block gates);
+3. the algorithms, error-driven and greedy merging, pruning to the teacher's architecture,
+   fine-tuning: ``algorithms``;
+4. the baselines at the same epoch budget (one model, best of three, the better teacher
+   fine-tuned, distillation) and the comparison table: ``baselines``;
+5. verdicts computed from the numbers, beyond the spread over seeds: ``report``;
+6. the toy task of five noisy sine waves and its 1-100-1 regressor: ``toy_task``.
+"""

@@ -1,0 +1,223 @@
+r"""Experiments of lecture 04 (optimizers): paths on 2-D surfaces, Adam's bias correction, L-BFGS.
+
+Every optimizer is the one of ``course_lib.optim`` (torch.optim-compatible, written as the
+lecture's formulas); a path is the list of points it visits on a surface in float64:
+
+    path = optimizer_path("bowl", "momentum", steps=60)      # (61, 2) tensor
+    fig = plot_paths("bowl", {"SGD": path_sgd, "momentum": path})
+
+Surfaces: ``bowl`` = ½(0.2 x² + 10 y²) (condition number 50), ``saddle`` =
+x²/2 + y⁴/4 − y²/2 (a saddle point at the origin, minima at (0, ±1)) and ``rosenbrock``.
+Labels and titles come from the caller, so this module holds no natural-language text.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import torch
+
+from .. import optim
+
+F64 = torch.float64
+
+
+@dataclass(frozen=True)
+class Surface:
+    """A 2-D loss, its plotting window, its starting point and its minima."""
+
+    name: str
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+    start: tuple[float, float]
+    minima: tuple[tuple[float, float], ...]
+
+    def __call__(self, p: torch.Tensor) -> torch.Tensor:
+        x, y = p[..., 0], p[..., 1]
+        if self.name == "bowl":
+            return 0.5 * (0.2 * x**2 + 10 * y**2)
+        if self.name == "saddle":
+            return x**2 / 2 + y**4 / 4 - y**2 / 2
+        return (1 - x) ** 2 + 100 * (y - x**2) ** 2
+
+
+SURFACES = {
+    "bowl": Surface("bowl", (-10.5, 4.0), (-2.5, 2.5), (-9.0, 1.5), ((0.0, 0.0),)),
+    "saddle": Surface("saddle", (-1.0, 2.0), (-1.6, 1.6), (1.5, 0.0), ((0.0, 1.0), (0.0, -1.0))),
+    "rosenbrock": Surface("rosenbrock", (-2.0, 2.0), (-1.0, 3.0), (-1.5, 2.5), ((1.0, 1.0),)),
+}
+
+OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
+"""Method names; ``make_optimizer`` turns one into a ``course_lib.optim`` optimizer."""
+
+LABELS = {"sgd": "SGD", "momentum": "SGD + momentum", "nesterov": "Nesterov",
+          "adagrad": "AdaGrad", "rmsprop": "RMSProp", "adam": "Adam"}
+
+DEFAULT_LR = {
+    "bowl": {"sgd": 0.17, "momentum": 0.17, "nesterov": 0.1, "adagrad": 1.5,
+             "rmsprop": 0.3, "adam": 1.0},
+    "saddle": {"sgd": 0.1, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.3,
+               "rmsprop": 0.03, "adam": 0.05},
+    "rosenbrock": {"sgd": 2e-3, "momentum": 1e-3, "nesterov": 1e-3, "adagrad": 0.5,
+                   "rmsprop": 0.01, "adam": 0.05},
+}
+
+
+def make_optimizer(method: str, params, lr: float, momentum: float = 0.9):
+    """The ``course_lib.optim`` optimizer called ``method`` (one of ``OPTIMIZERS``)."""
+    if method == "sgd":
+        return optim.SGD(params, lr=lr)
+    if method in ("momentum", "nesterov"):
+        return optim.SGD(params, lr=lr, momentum=momentum, nesterov=method == "nesterov")
+    if method == "adagrad":
+        return optim.Adagrad(params, lr=lr)
+    if method == "rmsprop":
+        return optim.RMSprop(params, lr=lr, alpha=0.9)
+    if method == "adam":
+        return optim.Adam(params, lr=lr)
+    raise ValueError(f"Unknown optimizer {method!r}; known: {', '.join(OPTIMIZERS)}")
+
+
+def optimizer_path(surface: str, method: str, lr: float | None = None, steps: int = 60,
+                   start=None, noise: float = 0.0, momentum: float = 0.9,
+                   seed: int = 0) -> torch.Tensor:
+    """The (steps + 1, 2) points visited by ``method`` on ``surface``.
+
+    ``noise`` adds N(0, noise²) to every gradient coordinate: a stand-in for the noise of
+    mini-batch gradients (seeded, so the path is reproducible).
+    """
+    f = SURFACES[surface]
+    lr = DEFAULT_LR[surface][method] if lr is None else lr
+    x = torch.tensor(f.start if start is None else start, dtype=F64, requires_grad=True)
+    opt = make_optimizer(method, [x], lr, momentum)
+    gen = torch.Generator().manual_seed(seed)
+    points = [x.detach().clone()]
+    for _ in range(steps):
+        opt.zero_grad()
+        f(x).backward()
+        if noise:
+            x.grad += noise * torch.randn(2, generator=gen, dtype=F64)
+        opt.step()
+        points.append(x.detach().clone())
+    return torch.stack(points)
+
+
+def distance_to_minimum(surface: str, path: torch.Tensor) -> float:
+    """The distance of the path's last point from the nearest minimum of the surface."""
+    minima = torch.tensor(SURFACES[surface].minima, dtype=F64)
+    return (minima - path[-1]).norm(dim=1).min().item()
+
+
+def plot_paths(surface: str, paths: dict, title: str = "", ax=None):
+    """Contours of ``surface`` with each labelled path drawn over them; returns the figure."""
+    f = SURFACES[surface]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+    else:
+        fig = ax.figure
+    xs = torch.linspace(*f.xlim, 200, dtype=F64)
+    ys = torch.linspace(*f.ylim, 200, dtype=F64)
+    gx, gy = torch.meshgrid(xs, ys, indexing="xy")
+    z = f(torch.stack([gx, gy], dim=-1))
+    levels = 25
+    if surface == "rosenbrock":
+        z = torch.log10(z + 1e-3)
+    ax.contour(gx, gy, z, levels=levels, cmap="Greys", linewidths=0.6)
+    for label, path in paths.items():
+        p = path.clamp(min=-1e3, max=1e3)
+        ax.plot(p[:, 0], p[:, 1], ".-", markersize=3, linewidth=1.2, label=label)
+    for minimum in f.minima:
+        ax.plot(*minimum, "k*", markersize=10)
+    ax.set_xlim(*f.xlim)
+    ax.set_ylim(*f.ylim)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    if title:
+        ax.set_title(title)
+    if paths:
+        ax.legend(fontsize=7, loc="best")
+    return fig
+
+
+def adam_step_sizes(steps: int = 50, grad: float = 0.1, lr: float = 1e-3,
+                    betas=(0.9, 0.999), bias_correction: bool = True) -> list[float]:
+    """|Δw| / lr of Adam's first ``steps`` steps for a constant gradient ``grad``.
+
+    With the correction every step is lr (m̂ = v̂^{1/2} = |g|); without it the step is
+    lr (1 − β1^t) / √(1 − β2^t): ≈ 3.2 lr at t = 1 and up to ≈ 6.5 lr near t = 10.
+    """
+    if bias_correction:
+        w = torch.zeros(1, dtype=F64, requires_grad=True)
+        opt = optim.Adam([w], lr=lr, betas=betas)
+        sizes = []
+        for _ in range(steps):
+            before = w.detach().clone()
+            opt.zero_grad()
+            w.grad = torch.full_like(w, grad)
+            opt.step()
+            sizes.append(abs((w.detach() - before).item()) / lr)
+        return sizes
+    b1, b2 = betas
+    m = v = 0.0
+    sizes = []
+    for _ in range(steps):
+        m = b1 * m + (1 - b1) * grad
+        v = b2 * v + (1 - b2) * grad**2
+        sizes.append(m / (math.sqrt(v) + 1e-8))
+    return sizes
+
+
+def digits_problem(weight_decay: float = 1e-3):
+    """Full-batch L2-regularized logistic regression (softmax) on sklearn's 8x8 digits.
+
+    Returns ``(loss_fn, n_params)``: ``loss_fn(w)`` of a flat float64 weight vector.
+    """
+    from ..data import digits
+
+    x, y = digits()
+    x = torch.cat([x.reshape(len(x), -1).double(), torch.ones(len(x), 1, dtype=F64)], dim=1)
+    d, k = x.shape[1], 10
+
+    def loss_fn(w: torch.Tensor) -> torch.Tensor:
+        logits = x @ w.view(d, k)
+        return torch.nn.functional.cross_entropy(logits, y) + weight_decay / 2 * (w**2).sum()
+
+    return loss_fn, d * k
+
+
+def lbfgs_vs_sgd(evaluations: int = 100, sgd_lr: float = 0.5) -> dict[str, list[float]]:
+    """Loss after each gradient evaluation for full-batch gradient descent and for L-BFGS.
+
+    Both start at w = 0; L-BFGS is ``torch.optim.LBFGS`` with a strong-Wolfe line search, and
+    every call of its closure (one loss and one gradient) counts as an evaluation.
+    """
+    loss_fn, n = digits_problem()
+    curves = {}
+    w = torch.zeros(n, dtype=F64, requires_grad=True)
+    opt = optim.SGD([w], lr=sgd_lr)
+    losses = []
+    for _ in range(evaluations):
+        opt.zero_grad()
+        loss = loss_fn(w)
+        loss.backward()
+        losses.append(loss.item())
+        opt.step()
+    curves["sgd"] = losses
+    w = torch.zeros(n, dtype=F64, requires_grad=True)
+    opt = torch.optim.LBFGS([w], lr=1.0, max_iter=evaluations, max_eval=evaluations,
+                            history_size=10, tolerance_grad=1e-12, tolerance_change=1e-15,
+                            line_search_fn="strong_wolfe")
+    losses = []
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn(w)
+        loss.backward()
+        losses.append(loss.item())
+        return loss
+
+    opt.step(closure)
+    curves["lbfgs"] = losses
+    return curves

