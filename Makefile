@@ -9,7 +9,7 @@ PORT ?= 8888
 # Parallel workers for pytest-xdist: every core by default.
 WORKERS ?= auto
 
-.PHONY: venv lab test test-full test-unit bench bench-notebooks gpu-wheels gpu-venv lint spell sync student slides execute coverage clean-venv help
+.PHONY: venv lab lab-student test test-full test-unit bench bench-notebooks gpu-wheels gpu-venv lint spell sync student slides execute coverage clean-venv help
 
 help:
 	@echo "make lab        create .venv if needed, open JupyterLab on notebooks/"
@@ -22,8 +22,9 @@ help:
 	@echo "make lint       ruff over course_lib, tests, tools and bench"
 	@echo "make spell      hunspell over the markdown of every notebook and README"
 	@echo "make sync       copy code cells from notebooks/sk to sr and ru (SRC=sr to start elsewhere)"
-	@echo "make student    student versions of the notebooks under student/"
-	@echo "make slides     reveal.js slides of every notebook under build/slides/"
+	@echo "make lab-student  student versions (exercises blank) in student/, JupyterLab on them"
+	@echo "make student    (re)write every student version under student/ (overwrites them)"
+	@echo "make slides     reveal.js slides of every notebook under build/slides/ (work offline)"
 	@echo "make execute    re-run every notebook in place (quick profile) before committing it"
 
 venv: $(STAMP)
@@ -35,6 +36,8 @@ $(STAMP): requirements.txt pyproject.toml tools/jupyterlab_overrides.json
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@# jupyterlab-rise pulls jupyterlab-mathjax3, which clashes with JupyterLab 4's own MathJax.
 	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyterlab/mathjax3-extension
+	@# nbclassic is there for its static files (offline slides), not as a second notebook UI.
+	$(BIN)/jupyter server extension disable --sys-prefix nbclassic
 	@# Offline classrooms: JupyterLab must not ask the internet for news or updates.
 	install -D -m 644 tools/jupyterlab_overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
@@ -51,13 +54,11 @@ test: $(STAMP)
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile tests/unit tests/claims
 
-# The full profile is meant for CUDA: on the CPU its sizes and epochs would take hours.
+# The full profile is meant for CUDA: the script refuses to start without it (on the CPU its
+# sizes and epochs would take hours), picks the workers from the GPUs and cores (WORKERS_FULL=n
+# overrides; rule in tools/full_profile.py) and prints the seconds of every notebook.
 test-full: $(STAMP)
-	@$(BIN)/python -c "import torch, sys; sys.exit(not torch.cuda.is_available())" || \
-		{ echo "make test-full needs a CUDA GPU (README: GPU and the full profile)"; exit 1; }
-	COURSE_PROFILE=full $(BIN)/python -m pytest -n $${WORKERS_FULL:-1} --dist loadfile \
-		--nbval-lax --nbval-current-env --junitxml=build/test-full-report.xml notebooks
-	$(BIN)/python -m bench notebooks --report build/test-full-report.xml
+	$(BIN)/python tools/full_profile.py
 
 coverage: $(STAMP)
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --cov=course_lib --cov-report=term \
@@ -86,13 +87,19 @@ spell: $(STAMP)
 sync: $(STAMP)
 	$(BIN)/python tools/sync_code.py --source $${SRC:-sk}
 
+# Students: the notebooks with every exercise blank. Student notebooks already there (work in
+# progress) are kept; delete one to get it afresh.
+lab-student: $(STAMP)
+	$(BIN)/python tools/make_student.py --out student --keep-existing
+	$(BIN)/jupyter lab --notebook-dir=student --ip=127.0.0.1 --port=$(PORT) --no-browser \
+		$$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
 student: $(STAMP)
 	$(BIN)/python tools/make_student.py --out student
 
+# reveal.js, MathJax, jQuery and require.js are copied to build/slides/assets/: no CDN needed.
 slides: $(STAMP)
-	@for lang in $(LANGS); do \
-		$(BIN)/jupyter nbconvert --to slides --output-dir build/slides/$$lang notebooks/$$lang/*.ipynb || exit 1; \
-	done
+	$(BIN)/python tools/make_slides.py --out build/slides
 
 execute: $(STAMP)
 	COURSE_PROFILE=quick $(BIN)/python tools/execute_notebooks.py

@@ -1,7 +1,7 @@
 """Wall time of every notebook, and of the last ``make test``, as tables.
 
     python -m bench notebooks                       # from build/test-report.xml (make test)
-    python -m bench notebooks --report build/test-full-report.xml    # make test-full
+    python -m bench notebooks --report build/test-full-report.xml --limit 240  # make test-full
     python -m bench notebooks --execute --lang sk   # run each notebook alone, now
 
 ``make test`` writes a JUnit report (``--junitxml``). nbval makes one test per code cell, so a
@@ -9,6 +9,7 @@ notebook's time is the sum over its cells (kernel start-up not counted; the test
 parallel, so a busy machine shows). The report's suite time is the wall time of the whole run.
 ``--execute`` runs each notebook in a fresh kernel with nbclient, one after the other, in the
 quick profile, and times it from kernel start to the last cell: the time of a notebook alone.
+``--limit S`` names the notebooks that took more than ``S`` seconds.
 """
 
 from __future__ import annotations
@@ -85,6 +86,17 @@ def print_notebooks(seconds: dict[str, float], title: str) -> None:
     print(f"{'total':<34}" + "".join(f"{t:>10.1f}" for t in totals))
 
 
+def print_over_limit(seconds: dict[str, float], limit: float) -> None:
+    over = sorted((name for name, s in seconds.items() if s > limit), key=seconds.get,
+                  reverse=True)
+    if over:
+        print(f"\nabove {limit:g} s: " + ", ".join(f"{name} ({seconds[name]:.1f} s)"
+                                                  for name in over))
+    else:
+        print(f"\nno notebook above {limit:g} s (slowest: "
+              f"{max(seconds.values(), default=0.0):.1f} s)")
+
+
 def print_groups(groups: dict[str, float], notebooks: float, wall: float) -> None:
     print(f"\n{'tests':<34}{'sum of test times [s]':>22}")
     for name, seconds in sorted(groups.items()):
@@ -100,6 +112,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--execute", action="store_true",
                         help="run each notebook alone now instead of reading the report")
     parser.add_argument("--lang", nargs="*", default=list(LANGS), choices=LANGS)
+    parser.add_argument("--limit", type=float, default=None,
+                        help="name the notebooks that took more than this many seconds")
     args = parser.parse_args(argv)
     if args.execute:
         seconds = {}
@@ -108,6 +122,8 @@ def main(argv: list[str]) -> int:
                 seconds[f"{lang}/{path.name}"] = execute(path)
                 print(f"{lang}/{path.name}: {seconds[f'{lang}/{path.name}']:.1f} s", flush=True)
         print_notebooks(seconds, "Each notebook alone in a fresh kernel, quick profile")
+        if args.limit is not None:
+            print_over_limit(seconds, args.limit)
         return 0
     if not args.report.is_file():
         print(f"{args.report} does not exist: run `make test` (or `make test-full`) first, "
@@ -116,5 +132,7 @@ def main(argv: list[str]) -> int:
     notebooks, groups, wall = read_report(args.report)
     notebooks = {k: v for k, v in notebooks.items() if k.split("/")[0] in args.lang}
     print_notebooks(notebooks, f"Notebooks in {args.report} (sum of cell times)")
+    if args.limit is not None:
+        print_over_limit(notebooks, args.limit)
     print_groups(groups, sum(notebooks.values()), wall)
     return 0

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .i18n import CourseError, t
+from .i18n import CourseError, latex_decimals, t
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -241,14 +241,18 @@ _COLUMNS = ("name", "formula", "derivative", "range", "zero_centred", "saturatin
 
 
 def properties_table(lang: str | None = None) -> list[dict[str, str]]:
-    """The table as rows ``{localized column header: cell text}``, one per activation."""
+    """The table as rows ``{localized column header: cell text}``, one per activation.
+
+    Decimals in the LaTeX cells follow the language (``a = 0{,}01`` in sk, sr, ru).
+    """
     yes_no = {True: t("activations.yes", lang=lang), False: t("activations.no", lang=lang)}
     header = {c: t(f"activations.column.{c}", lang=lang) for c in _COLUMNS}
     rows = []
     for p in PROPERTIES.values():
         cells = {
-            "name": p.name(lang), "formula": p.formula, "derivative": p.derivative,
-            "range": p.range, "zero_centred": yes_no[p.zero_centred],
+            "name": p.name(lang), "formula": latex_decimals(p.formula, lang),
+            "derivative": latex_decimals(p.derivative, lang),
+            "range": latex_decimals(p.range, lang), "zero_centred": yes_no[p.zero_centred],
             "saturating": yes_no[p.saturating], "dead_units": yes_no[p.dead_units],
             "when": p.when(lang),
         }

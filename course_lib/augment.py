@@ -15,6 +15,7 @@ import torch
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from . import validation as check
 from .i18n import CourseError, t
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -27,10 +28,22 @@ def _finish(steps: list, mean, std, lang) -> v2.Compose:
     """Append the float conversion and, with both ``mean`` and ``std``, the normalization."""
     if (mean is None) != (std is None):
         raise CourseError("augment.mean_std", lang=lang)
+    if mean is not None and not (
+            len(mean) == len(std) and all(check.is_number(m) for m in mean)
+            and all(check.is_number(s) and s > 0 for s in std)):
+        raise CourseError("augment.bad_mean_std", lang=lang, mean=mean, std=std)
     steps.append(v2.ToDtype(torch.float32, scale=True))
     if mean is not None:
         steps.append(v2.Normalize(mean, std))
     return v2.Compose(steps)
+
+
+def _check_size(size, lang: str | None):
+    """A side ``s >= 1`` or a pair ``(h, w)`` of them."""
+    sides = size if isinstance(size, tuple | list) else [size]
+    if len(sides) not in (1, 2) or not all(
+            check.is_int(side) and side >= 1 for side in sides):
+        raise CourseError("augment.bad_size", lang=lang, size=size)
 
 
 def train_transforms(size, flip: bool = True, crop_scale=(0.08, 1.0), jitter: float = 0.4,
@@ -40,7 +53,14 @@ def train_transforms(size, flip: bool = True, crop_scale=(0.08, 1.0), jitter: fl
     A random crop covering a fraction ``crop_scale`` of the area (aspect ratio 3/4 to 4/3),
     resized to ``size``; a horizontal flip with probability 1/2 (``flip``); brightness, contrast
     and saturation each multiplied by a factor from [1 - jitter, 1 + jitter] (none for 0).
+    ``0 < crop_scale[0] <= crop_scale[1] <= 1`` and ``jitter >= 0``.
     """
+    _check_size(size, lang)
+    if not (isinstance(crop_scale, tuple | list) and len(crop_scale) == 2
+            and all(check.is_number(v) for v in crop_scale)
+            and 0 < crop_scale[0] <= crop_scale[1] <= 1):
+        raise CourseError("augment.bad_crop_scale", lang=lang, value=crop_scale)
+    check.in_range("jitter", jitter, 0, lang=lang)
     steps = [v2.ToImage(), v2.RandomResizedCrop(size, scale=crop_scale, antialias=True)]
     if flip:
         steps.append(v2.RandomHorizontalFlip())
@@ -56,6 +76,9 @@ def eval_transforms(size, mean=None, std=None, resize=None,
     The shorter side is resized to ``resize`` (default 8/7 of the crop, i.e. 256 for 224; of its
     longer side when ``size`` is a pair (h, w)) and the centre ``size`` crop is kept.
     """
+    _check_size(size, lang)
+    if resize is not None:
+        check.positive_int("resize", resize, lang)
     resize = resize or round(max(size if isinstance(size, tuple | list) else [size]) * 8 / 7)
     steps = [v2.ToImage(), v2.Resize(resize, antialias=True), v2.CenterCrop(size)]
     return _finish(steps, mean, std, lang)
@@ -80,6 +103,8 @@ def show_augmentations(image, transform=None, n: int = 7, cols: int = 4, seed: i
     """
     import matplotlib.pyplot as plt
 
+    check.positive_int("n", n, lang)
+    check.positive_int("cols", cols, lang)
     original = F.to_image(image)
     transform = transform or train_transforms(tuple(original.shape[-2:]), lang=lang)
     rows = -(-(n + 1) // cols)

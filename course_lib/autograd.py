@@ -12,11 +12,33 @@ chain rule for the one operation that produced it::
 ``backward()`` sets ``grad = 1`` on the result and calls every ``_backward`` in reverse
 topological order, so a node passes its gradient on only after all its users have added theirs.
 Gradients are accumulated with ``+=``: a Value used twice gets both contributions.
+Anything that is not a real number, and operations without a real result (``log`` of a
+non-positive number, division by 0), raise ``CourseError`` in the student's language.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
+
+from .i18n import CourseError, format_number
+
+
+class CourseTypeError(CourseError, TypeError):
+    """A localized error about the type of an argument; still a TypeError, as Python's."""
+
+
+def _real(name: str, data) -> float:
+    """``float(data)`` for a real number (also a NumPy or 0-d torch number), else CourseError."""
+    if type(data) is float:  # the common case, kept fast: every operation makes a Value
+        return data
+    if isinstance(data, numbers.Real) or (hasattr(data, "__float__") and not isinstance(
+            data, str | bytes | complex) and getattr(data, "ndim", 0) == 0):
+        try:
+            return float(data)
+        except (TypeError, ValueError):
+            pass
+    raise CourseTypeError("autograd.bad_data", name=name, value=data, type=type(data).__name__)
 
 
 class Value:
@@ -24,7 +46,7 @@ class Value:
 
     def __init__(self, data: float, _children: tuple[Value, ...] = (), _op: str = "",
                  label: str = ""):
-        self.data = float(data)
+        self.data = _real("data", data)
         self.grad = 0.0
         self._prev = tuple(dict.fromkeys(_children))  # unique, in order: x * x has one parent
         self._op = _op
@@ -66,6 +88,8 @@ class Value:
 
     def __truediv__(self, other: Value | float) -> Value:
         other = _value(other)
+        if other.data == 0:
+            raise CourseError("autograd.zero_division", numerator=self.data)
         out = Value(self.data / other.data, (self, other), "/")
 
         def _backward():  # d(a / b)/da = 1 / b, d(a / b)/db = -a / b^2
@@ -75,8 +99,10 @@ class Value:
         return out
 
     def __pow__(self, n: float) -> Value:
-        if not isinstance(n, int | float):
-            raise TypeError(f"Value ** n takes a number n, not {type(n).__name__}")
+        if isinstance(n, bool) or not isinstance(n, int | float):
+            raise CourseTypeError("autograd.pow_exponent", type=type(n).__name__)
+        if (self.data < 0 and n != int(n)) or (self.data == 0 and n < 0):
+            raise CourseError("autograd.pow_domain", base=self.data, n=n)
         out = Value(self.data**n, (self,), f"**{n:g}")
 
         def _backward():  # d(a^n)/da = n a^(n-1)
@@ -114,10 +140,14 @@ class Value:
         return out
 
     def exp(self) -> Value:
+        if self.data > 709.78:
+            raise CourseError("autograd.overflow", data=self.data)
         e = math.exp(self.data)
         return self._unary(e, "exp", e)  # (e^x)' = e^x
 
     def log(self) -> Value:
+        if self.data <= 0:
+            raise CourseError("autograd.log_domain", data=self.data)
         return self._unary(math.log(self.data), "log", 1 / self.data)  # (ln x)' = 1 / x
 
     def tanh(self) -> Value:
@@ -148,7 +178,7 @@ class Value:
 
 
 def _value(x: Value | float) -> Value:
-    return x if isinstance(x, Value) else Value(x)
+    return x if isinstance(x, Value) else Value(_real("other", x))
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -199,7 +229,8 @@ def draw(root: Value, ax=None):
         ax.add_patch(FancyBboxPatch((x - 0.95, y - 0.4), 1.9, 0.8, boxstyle="round,pad=0.02",
                                     fc="#e8f0fb", ec="#3b6ea8", gid="value", zorder=2))
         label = f"{v.label}\n" if v.label else ""
-        ax.text(x, y, f"{label}data {v.data:.4g}\ngrad {v.grad:.4g}", ha="center", va="center",
+        data, grad = format_number(v.data, ".4g"), format_number(v.grad, ".4g")
+        ax.text(x, y, f"{label}data {data}\ngrad {grad}", ha="center", va="center",
                 fontsize=7, zorder=3)
         if v._prev:
             ox = x - 2.0

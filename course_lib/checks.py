@@ -7,20 +7,31 @@ function on a few seeded cases (positionally, with fresh copies of the inputs) a
 each answer with the reference. The first problem is reported in the student's language: a
 wrong type, shape or dtype, NaN/inf, or wrong values (largest error, where, the case's inputs),
 with a hint. ``NotImplementedError`` means "not written yet"; any other exception is reported
-by type, message and the line of the student's code, never as a traceback. Checking never
-raises: it returns a ``CheckResult`` (``.passed``, ``.message``).
+by type, message and the line of the student's code, never as a traceback; parameters that do
+not match the exercise's arguments are named as such. Every call has a time limit
+(``Checker(time_limit=10.0)`` seconds), so an endless loop is reported instead of waited for,
+and ``exit()`` or ``KeyboardInterrupt`` inside the student's code is reported as well. Checking
+never raises: it returns a ``CheckResult`` (``.passed``, ``.message``).
 
 New exercises register a reference with ``@exercise(name, cases=...)``, one module per notebook
 in ``course_lib/exercises/`` (loaded by every ``Checker``); its hint is the catalog entry
 ``checks.hint.<name>`` unless ``hint=`` names another key.
+
+Hints are graded, so that they lead before they give away: the first ``Checker.NUDGES`` (2)
+failed attempts at an exercise get its nudge (``checks.nudge.<name>``: where to look, no
+formula), later ones its full hint (the formula); ``course.check.hint(name)`` shows the full
+hint whenever the student asks.
 """
 
 from __future__ import annotations
 
+import ctypes
 import html
 import math
 import numbers
+import signal
 import sysconfig
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +40,7 @@ from pathlib import Path
 
 import torch
 
-from .i18n import check_language, get_language, t
+from .i18n import CourseError, catalog, check_language, get_language, t
 
 
 @dataclass(frozen=True)
@@ -91,15 +102,39 @@ class CheckResult:
                 f"{html.escape(str(self))}</div>")
 
 
+@dataclass(frozen=True)
+class Hint:
+    """The full hint of an exercise, asked for by name; a notebook shows it as a blue box."""
+
+    exercise: str
+    text: str
+    lang: str = "en"
+
+    def __str__(self) -> str:
+        return f"{t('checks.graded.title', lang=self.lang, exercise=self.exercise)} {self.text}"
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return ('<div style="border-left: 6px solid #1565c0; background: #e3f2fd; '
+                'padding: 6px 10px; white-space: pre-wrap; font-family: sans-serif">'
+                f"{html.escape(str(self))}</div>")
+
+
 class Checker:
     """``Checker(lang).<exercise>(student_fn) -> CheckResult`` for every registered exercise."""
 
-    def __init__(self, lang: str | None = None, seed: int = 0):
+    NUDGES = 2
+    """Failed attempts at an exercise that get its nudge; the next ones get its full hint."""
+
+    def __init__(self, lang: str | None = None, seed: int = 0, time_limit: float = 10.0):
         from . import exercises
 
         exercises.load_all()
         self.lang = check_language(lang or get_language())
         self.seed = seed
+        self.time_limit = time_limit
+        self.failures: dict[str, int] = {}
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
@@ -112,6 +147,13 @@ class Checker:
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(EXERCISES))
 
+    def hint(self, name: str) -> Hint:
+        """The full hint of exercise ``name`` (its formula), whenever the student asks."""
+        if name not in EXERCISES:
+            raise CourseError("checks.unknown_exercise", lang=self.lang, name=name,
+                              known=", ".join(sorted(EXERCISES)))
+        return Hint(name, t(EXERCISES[name].hint, lang=self.lang), self.lang)
+
     def check(self, name: str, student_fn: Callable) -> CheckResult:
         """Run exercise ``name`` on ``student_fn``; the first problem found fails it."""
         ex = EXERCISES[name]
@@ -119,10 +161,20 @@ class Checker:
         for number, case in enumerate(cases, start=1):
             expected = ex.reference(*_fresh(case).values())
             try:
-                got = student_fn(*_fresh(case).values())
+                got = call_with_time_limit(student_fn, _fresh(case).values(), self.time_limit)
             except NotImplementedError:
                 return self._fail(ex, "checks.not_implemented", "checks.hint_not_implemented")
+            except TimeLimitExceeded:
+                return self._fail(ex, "checks.timeout", "checks.hint_timeout", case=number,
+                                  n=len(cases), seconds=self.time_limit)
+            except SystemExit:
+                return self._fail(ex, "checks.system_exit", "checks.hint_return")
+            except KeyboardInterrupt:
+                return self._fail(ex, "checks.interrupted", "")
             except Exception as error:  # the student's bug, reported instead of raised
+                if isinstance(error, TypeError) and _raised_by_the_call(error):
+                    return self._fail(ex, "checks.bad_call", "", args=", ".join(case),
+                                      error=str(error).strip()[:300])
                 return self._fail(ex, "checks.exception", "", **_describe_error(error))
             problem = _compare(expected, got, ex)
             if problem is not None:
@@ -131,11 +183,22 @@ class Checker:
                             **fields)
                 inputs = t("checks.inputs", lang=self.lang, inputs=_summarize(case))
                 return CheckResult(name, False, f"{message}\n{inputs}",
-                                   t(hint, lang=self.lang), self.lang)
+                                   self._graded(ex, hint), self.lang)
         return CheckResult(name, True, t("checks.passed", lang=self.lang, exercise=name,
                                          n=len(cases)), lang=self.lang)
 
+    def _graded(self, ex: Exercise, key: str) -> str:
+        """Hint ``key`` for a wrong answer, counted as a failed attempt; for the exercise's own
+        hint, its nudge while the attempts are at most ``NUDGES`` (when it has one)."""
+        attempts = self.failures[ex.name] = self.failures.get(ex.name, 0) + 1
+        nudge = catalog(self.lang).get(f"checks.nudge.{ex.name}")
+        if key != ex.hint or nudge is None or attempts > self.NUDGES:
+            return t(key, lang=self.lang)
+        return f"{nudge}\n{t('checks.graded.more', lang=self.lang, exercise=ex.name)}"
+
     def _fail(self, ex: Exercise, key: str, hint: str, **fields) -> CheckResult:
+        if key not in ("checks.not_implemented", "checks.interrupted"):
+            self.failures[ex.name] = self.failures.get(ex.name, 0) + 1
         message = t(key, lang=self.lang, exercise=ex.name, **fields)
         return CheckResult(ex.name, False, message, t(hint, lang=self.lang) if hint else "",
                            self.lang)
@@ -144,6 +207,75 @@ class Checker:
 def _fresh(case: dict) -> dict:
     """Copies of the inputs, so neither function sees the other's in-place changes."""
     return {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in case.items()}
+
+
+class TimeLimitExceeded(BaseException):
+    """Raised inside a checked function whose time is up. A BaseException, like
+    KeyboardInterrupt, so that an ``except Exception`` in the student's code does not catch it."""
+
+
+def call_with_time_limit(fn: Callable, args, seconds: float | None):
+    """``fn(*args)``, interrupted by ``TimeLimitExceeded`` after ``seconds`` (None: no limit).
+
+    In the main thread (a notebook's) a ``SIGALRM`` timer raises it, which also stops
+    ``time.sleep`` and repeats every 0.1 s in case the code catches it; in any other thread
+    (or without ``signal.setitimer``) a watchdog thread raises it asynchronously in the caller's
+    thread, which interrupts Python code between two bytecodes.
+    """
+    if seconds is None:
+        return fn(*args)
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+        return _call_with_alarm(fn, args, seconds)
+    return _call_with_watchdog(fn, args, seconds)
+
+
+def _call_with_alarm(fn: Callable, args, seconds: float):
+    armed = [True]
+
+    def expire(signum, frame):
+        if armed[0]:
+            raise TimeLimitExceeded
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    outer = signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
+    try:
+        return fn(*args)
+    finally:
+        armed[0] = False
+        signal.setitimer(signal.ITIMER_REAL, *outer)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
+
+
+def _call_with_watchdog(fn: Callable, args, seconds: float):
+    caller, lock, finished, fired = ctypes.c_ulong(threading.get_ident()), threading.Lock(), \
+        threading.Event(), []
+
+    def watch():
+        if not finished.wait(seconds):
+            with lock:
+                if not finished.is_set():
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                        caller, ctypes.py_object(TimeLimitExceeded))
+                    fired.append(True)
+
+    watchdog = threading.Thread(target=watch, daemon=True)
+    watchdog.start()
+    try:
+        return fn(*args)
+    finally:
+        with lock:
+            finished.set()
+        watchdog.join()
+        if fired:  # raised already, or still pending: cancel it so that it hits nothing else
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(caller, None)
+
+
+def _raised_by_the_call(error: TypeError) -> bool:
+    """Whether the TypeError came from calling the function (parameters that do not match the
+    arguments), not from a line inside it: no frame of the traceback lies outside this file."""
+    here = Path(__file__).resolve()
+    return all(Path(f.filename).resolve() == here
+               for f in traceback.extract_tb(error.__traceback__))
 
 
 _LIBRARIES = tuple(

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from . import validation as check
 from .i18n import CourseError
 from .regularization import is_weight
 
@@ -34,7 +35,7 @@ def _weights(model: nn.Module, where: Where) -> list[Tensor]:
 
 
 def _check_fraction(fraction: float, lang: str | None) -> None:
-    if not 0.0 <= fraction <= 1.0:
+    if not check.is_number(fraction) or not 0.0 <= fraction <= 1.0:
         raise CourseError("compression.bad_fraction", lang=lang, fraction=fraction)
 
 
@@ -66,6 +67,8 @@ def magnitude_prune_(model: nn.Module, fraction: float, scope: str = "global",
     if scope not in ("global", "layer"):
         raise CourseError("compression.bad_scope", lang=lang, scope=scope)
     weights = _weights(model, where)
+    if not weights:
+        raise CourseError("compression.no_weights", lang=lang, model=type(model).__name__)
     if scope == "global":
         _zero_smallest_(weights, fraction)
     else:
@@ -91,6 +94,8 @@ def sparsity_curve(model: nn.Module, metric: Callable[[nn.Module], float],
                    fractions: Sequence[float], scope: str = "global",
                    where: Where = is_weight) -> list[float]:
     """``metric(pruned(model, s))`` for every fraction ``s`` (e.g. validation accuracy)."""
+    for fraction in fractions:
+        _check_fraction(fraction, None)
     return [metric(pruned(model, s, scope, where)) for s in fractions]
 
 
@@ -101,6 +106,7 @@ def quantize_int8(w: Tensor) -> tuple[Tensor, Tensor]:
     ``q = clamp(round(w / s), -127, 127)`` as ``torch.int8``. Ties round to even, as
     ``torch.round``.
     """
+    check.floating("w", w)
     largest = w.detach().abs().max()
     scale = torch.where(largest > 0, largest / 127, torch.ones_like(largest))
     q = torch.clamp(torch.round(w.detach() / scale), -127, 127).to(torch.int8)

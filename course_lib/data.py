@@ -135,15 +135,14 @@ class Splits:
         the global batch ``B``; each of the ``W`` processes gets ``B / W`` examples per step
         from a ``DistributedSampler`` seeded by ``seed``. Val and test stay whole on every
         process (``fit`` sums the evaluation over the processes, which gives the same mean).
-        ``batch_size`` must lie between 1 and the number of training examples.
+        ``batch_size`` is at least 1; above the number of training examples the training loader
+        gives one batch of all of them (full-batch gradient descent).
         """
         check.positive_int("batch_size", batch_size)
         if eval_batch_size is not None:
             check.positive_int("eval_batch_size", eval_batch_size)
         if len(self.train) == 0:
             raise CourseError("data.no_train_examples")
-        if batch_size > len(self.train):
-            raise CourseError("data.batch_too_large", batch_size=batch_size, n=len(self.train))
         pin = torch.cuda.is_available() if pin_memory == "auto" else bool(pin_memory)
         eval_bs = eval_batch_size or max(batch_size, 256)
         if distributed:

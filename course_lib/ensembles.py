@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torchvision.transforms.v2 import functional as F
 
+from . import validation as check
 from .i18n import CourseError
 from .training import History, fit
 
@@ -52,6 +53,9 @@ class Ensemble(nn.Module):
 
     def __init__(self, models: Iterable[nn.Module]):
         super().__init__()
+        models = list(models)
+        if not models or not all(isinstance(m, nn.Module) for m in models):
+            raise CourseError("ensembles.no_members", got=[type(m).__name__ for m in models])
         self.members = nn.ModuleList(models)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -60,6 +64,9 @@ class Ensemble(nn.Module):
 
 def snapshot_lr(t: int, lr0: float, total: int, cycles: int) -> float:
     """Learning rate at iteration ``t`` (1-based) of ``total``, with ``cycles`` cosine cycles."""
+    check.positive_int("total", total)
+    check.positive_int("cycles", cycles)
+    check.positive_int("t", t)
     length = math.ceil(total / cycles)
     return lr0 / 2 * (math.cos(math.pi * ((t - 1) % length) / length) + 1)
 
@@ -93,6 +100,8 @@ def snapshot_ensemble(model: nn.Module, train_data, optimizer: torch.optim.Optim
     that each cycle ends with an epoch. The optimizer's learning rate is ``lr0``. The snapshots
     are deep copies in eval mode; ``Ensemble(snapshots)`` averages them.
     """
+    check.positive_int("epochs", epochs, lang)
+    check.positive_int("cycles", cycles, lang)
     if epochs % cycles:
         raise CourseError("ensembles.cycles", lang=lang, epochs=epochs, cycles=cycles)
     scheduler = snapshot_schedule(optimizer, epochs * len(train_data), cycles)
@@ -115,6 +124,12 @@ def ten_crop_predict(model: nn.Module, images: torch.Tensor, crop_size) -> torch
     Crops come from ``torchvision.transforms.v2.functional.ten_crop`` (4 corners, centre, and
     their horizontal flips); all 10 * N crops go through the model as one batch.
     """
+    check.ndim("images", images, (4,), "(N, C, H, W)")
+    sides = crop_size if isinstance(crop_size, tuple | list) else (crop_size, crop_size)
+    if len(sides) != 2 or not all(check.is_int(s) and 1 <= s <= side for s, side in
+                                  zip(sides, images.shape[-2:], strict=True)):
+        raise CourseError("ensembles.bad_crop", crop_size=crop_size,
+                          size=tuple(images.shape[-2:]))
     crops = torch.cat(F.ten_crop(images, crop_size))
     probs = predict_proba(model, crops)
     return probs.view(10, len(images), -1).mean(dim=0)

@@ -8,18 +8,23 @@ The practices a GPU user expects, each switchable, resolved once per ``fit`` / `
   kernels read without transposing;
 - ``non_blocking`` copies, asynchronous when the loader pins its memory
   (``Splits.loaders(pin_memory="auto")``);
-- ``compile``: ``torch.compile`` on request.
+- ``compile``: ``torch.compile`` on request, with CUDA graphs in ``"reduce-overhead"`` mode.
 
 ``"auto"`` turns a practice on for CUDA only; on the CPU they do not help.
+
+Tiny models are the exception to "the GPU is faster": ``pick_device`` chooses the CPU when a
+training step is too small to pay for the GPU's launches (``training_flops`` counts its work).
 """
 
 from __future__ import annotations
 
+import copy
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from .i18n import CourseError
 
@@ -60,20 +65,94 @@ def use_channels_last(channels_last, model: nn.Module, device: torch.device,
     raise CourseError("training.bad_channels_last", lang=lang, value=channels_last)
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+"""torch.compile's modes; ``"reduce-overhead"`` and ``"max-autotune"`` replay CUDA graphs."""
+
+
+class GraphSteps(nn.Module):
+    """A compiled module that replays CUDA graphs: every call starts a new step
+    (``torch.compiler.cudagraph_mark_step_begin``), so the graphs may reuse the memory of the
+    previous step's outputs, which ``fit`` has read by then."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, *args, **kwargs):
+        torch.compiler.cudagraph_mark_step_begin()
+        return self.net(*args, **kwargs)
+
+
 def compiled(net: nn.Module, compile, lang: str | None) -> nn.Module:
-    """``torch.compile(net, **options)`` for ``compile=True`` or a dict of options."""
+    """``net`` through ``torch.compile``: ``compile=True`` (default mode), a mode of
+    ``COMPILE_MODES`` or a dict of options such as ``{"mode": "max-autotune"}``; ``False`` or
+    None: ``net`` itself.
+
+    ``"reduce-overhead"`` records the compiled forward and backward passes as CUDA graphs and
+    replays each with one launch instead of one per kernel: the cost that small convnets on a
+    large GPU wait on (on the CPU it is the default mode). Such a module is wrapped in
+    ``GraphSteps``. The first steps pay for compiling and recording.
+    """
     if compile is False or compile is None:
         return net
     if compile is True:
-        return torch.compile(net)
-    if isinstance(compile, dict):
-        return torch.compile(net, **compile)
-    raise CourseError("training.bad_compile", lang=lang, value=compile)
+        compile = {}
+    elif compile in COMPILE_MODES:
+        compile = {"mode": compile}
+    elif not isinstance(compile, dict):
+        raise CourseError("training.bad_compile", lang=lang, value=compile)
+    net = torch.compile(net, **compile)
+    graphs = compile.get("mode") in ("reduce-overhead", "max-autotune")
+    return GraphSteps(net) if graphs else net
+
+
+def training_flops(model: nn.Module, example: torch.Tensor) -> float:
+    """Floating-point operations of one training step of ``model`` on the batch ``example``
+    (forward and backward), as ``torch.utils.flop_counter.FlopCounterMode`` counts them:
+    matrix products and convolutions, 2 per multiply-add; elementwise work is left out. The
+    step runs on a copy on the meta device, so nothing is computed and the model is untouched.
+    E.g. ResNet-20 on a 3x32x32 image: about 2.4e8 per image.
+    """
+    net = copy.deepcopy(model).to("meta")
+    with FlopCounterMode(display=False) as counter:
+        net(example.to("meta")).float().sum().backward()
+    return float(counter.get_total_flops())
+
+
+CPU_FLOPS_PER_THREAD = 5e9
+"""Ours: float32 FLOP/s that one CPU thread sustains on the small matrices of tiny models."""
+GPU_STEP_SECONDS = 1e-3
+"""Ours: the least a CUDA training step costs, however small the model (kernel launches of
+forward, backward and the optimizer, and the Python that issues them)."""
+
+
+def pick_device(model: nn.Module, example: torch.Tensor, runs: int = 1,
+                device=None) -> torch.device:
+    """The device on which ``runs`` copies of ``model`` (trained together, see
+    ``course_lib.stacked``) train fastest on batches like ``example``.
+
+    ``device`` (default: CUDA where available, else the CPU), except that the CPU is chosen when
+    a step is so small that the CPU finishes it before the GPU's fixed cost is paid::
+
+        runs * training_flops(model, example) < CPU_FLOPS_PER_THREAD * threads * GPU_STEP_SECONDS
+
+    with ``threads = torch.get_num_threads()``. The constants are ours, to be calibrated with
+    ``python -m bench stacked`` on the GPU; e.g. with 2 threads the 1-100-1 regressor of lab 10
+    (batches of 64, 45 runs: 2.9e6 FLOPs) goes to the CPU and LeNet (batches of 64: 1.4e8) to
+    the GPU.
+    """
+    device = torch.device(device if device is not None else
+                          "cuda" if torch.cuda.is_available() else "cpu")
+    budget = CPU_FLOPS_PER_THREAD * torch.get_num_threads() * GPU_STEP_SECONDS
+    if device.type != "cpu" and runs * training_flops(model, example) < budget:
+        return torch.device("cpu")
+    return device
 
 
 @dataclass
 class Runner:
-    """How batches reach the model: device, memory format, autocast dtype, the module called.
+    """How batches reach the model: device, memory format, autocast dtype, the module called,
+    and the language of the messages about them.
 
     ``net`` is the model as called: the model itself, or wrapped in DistributedDataParallel
     and/or compiled; its parameters are the model's.
@@ -83,6 +162,7 @@ class Runner:
     device: torch.device
     dtype: torch.dtype | None
     channels_last: bool
+    lang: str | None = None
 
     @classmethod
     def build(cls, model: nn.Module, device: torch.device, amp, channels_last,
@@ -92,7 +172,7 @@ class Runner:
         if nhwc:
             model.to(memory_format=torch.channels_last)
         return cls(net=model, device=device, dtype=amp_dtype(amp, device, lang),
-                   channels_last=nhwc)
+                   channels_last=nhwc, lang=lang)
 
     def batch(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x``, ``y`` on the device; asynchronous when they come from pinned memory."""

@@ -8,10 +8,19 @@ is the entry ``unknown_dataset`` of ``<lang>/data.toml``. Values are ``str.forma
 
 English (``en``) is the reference language; a test checks that every key exists in every
 language with the same placeholders.
+
+Numbers follow the language (docs/style.md): a field with a format spec, ``{loss:.3f}``,
+``{acc:.1%}``, ``{n:,}``, is a number for the student and is written with the language's decimal
+comma, thousands separator and percent sign (``0,147``, ``95,2 %``, ``4 652 008`` in Slovak); a
+bare field, ``{value}``, is inserted as Python writes it (code, shapes, names). The same rules
+are ``format_number`` and ``format_percent`` for code that renders numbers itself.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+import re
 import string
 import tomllib
 from functools import cache
@@ -86,7 +95,97 @@ def placeholders(template: str) -> set[str]:
 def t(key: str, lang: str | None = None, **fields) -> str:
     """The message ``key`` in ``lang`` (default: the current language), formatted with fields.
 
-    Raises KeyError for a key missing from the catalog: a bug in the course, not the student's.
+    Fields with a format spec that are numbers are written in the language's number format
+    (``format_number``); see the module docstring. Raises KeyError for a key missing from the
+    catalog: a bug in the course, not the student's.
     """
-    template = catalog(lang or _current)[key]
-    return template.format(**fields) if fields else template
+    lang = lang or _current
+    template = catalog(lang)[key]
+    return _Formatter(lang).vformat(template, (), fields) if fields else template
+
+
+NUMBER_FORMATS: dict[str, tuple[str, str, str]] = {
+    "sk": (",", "\u00a0", "\u00a0%"),
+    "sr": (",", ".", "\u00a0%"),
+    "ru": (",", "\u00a0", "\u00a0%"),
+    "en": (".", ",", "%"),
+}
+"""``lang -> (decimal sign, thousands separator, percent suffix)``: decimal comma and grouping
+as Unicode CLDR writes them (the locale data of operating systems and browsers), Slovak and
+Russian grouping thousands with a no-break space, Serbian with a dot; the percent sign after a
+no-break space in all three (SI and ISO 80000-1; CLDR's Serbian ``95,2%`` is the one
+exception we do not follow, see docs/style.md)."""
+
+_SPEC = re.compile(
+    r"(?:(?P<fill>.)?(?P<align>[<>=^]))?(?P<sign>[-+ ])?(?P<alt>z?#?)(?P<zero>0)?"
+    r"(?P<width>\d+)?(?P<grouping>[,_])?(?:\.(?P<precision>\d+))?(?P<type>[deEfFgGn%])?"
+)
+
+
+def decimal_sign(lang: str | None = None) -> str:
+    """``","`` in Slovak, Serbian and Russian, ``"."`` in English."""
+    return NUMBER_FORMATS[check_language(lang or _current)][0]
+
+
+def as_number(value):
+    """``value`` as a Python int or float if it is a real number (NumPy and 0-d tensors too)."""
+    if isinstance(value, bool):
+        return None
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()
+    return value if isinstance(value, numbers.Real) and not isinstance(value, bool) else None
+
+
+def localize_number_text(text: str, lang: str | None = None) -> str:
+    """Python's number text (``"1,234.5"``, ``"95.2%"``) in ``lang``'s signs (``"1 234,5"``)."""
+    decimal, group, percent = NUMBER_FORMATS[check_language(lang or _current)]
+    text = text.translate({ord("."): decimal, ord(","): group, ord("_"): group})
+    return text[:-1] + percent if text.endswith("%") else text
+
+
+def format_number(value, spec: str = "g", lang: str | None = None) -> str:
+    r"""``value`` formatted by the ``str.format`` spec ``spec``, in ``lang`` (default: current).
+
+    >>> format_number(0.1469, ".3f", "sk"), format_number(4652008, ",", "sr")
+    ('0,147', '4.652.008')
+    >>> format_number(0.952, ".1%", "ru"), format_number(1797, ",", "sr")
+    ('95,2\xa0%', '1.797')
+
+    Fill, alignment and width apply to the localized text, so columns still line up. A value
+    that is not a number, or NaN and infinities, is formatted as Python does.
+    """
+    number = as_number(value)
+    match = _SPEC.fullmatch(spec)
+    if number is None or match is None or match["zero"] or (
+            isinstance(number, float) and not math.isfinite(number)):
+        return format(value, spec)
+    core = "".join(match[k] or "" for k in ("sign", "alt", "grouping"))
+    core += f".{match['precision']}" if match["precision"] else ""
+    text = localize_number_text(format(number, core + (match["type"] or "")), lang)
+    fill, align, width = match["fill"] or " ", match["align"] or ">", match["width"]
+    return format(text, f"{fill}{align}{width}") if width else text
+
+
+def format_percent(fraction, digits: int = 1, lang: str | None = None) -> str:
+    """``fraction`` as a percentage in ``lang``: ``"95,2\u00a0%"`` for 0.952 in Slovak."""
+    return format_number(fraction, f".{digits}%", lang)
+
+
+def latex_decimals(text: str, lang: str | None = None) -> str:
+    """Decimal points between digits in LaTeX written as the language's ``{,}`` (``0{,}01``)."""
+    if decimal_sign(lang) == ".":
+        return text
+    return re.sub(r"(?<=\d)\.(?=\d)", "{,}", text)
+
+
+class _Formatter(string.Formatter):
+    """``str.format`` in which every number field with a format spec follows ``lang``."""
+
+    def __init__(self, lang: str):
+        super().__init__()
+        self.lang = lang
+
+    def format_field(self, value, format_spec: str) -> str:
+        if format_spec and self.lang != "en" and as_number(value) is not None:
+            return format_number(value, format_spec, self.lang)
+        return super().format_field(value, format_spec)

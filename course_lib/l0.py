@@ -38,6 +38,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from . import validation as check
 from .i18n import CourseError
 
 BETA = 2.0 / 3.0
@@ -60,6 +61,9 @@ def sample_hard_concrete(
     gates; the result has the broadcast shape and is differentiable in ``log_alpha``.
     """
     _check_stretch(gamma, zeta, beta)
+    check.tensor("log_alpha", log_alpha)
+    if check.tensor("u", u).isnan().any():
+        raise CourseError("l0.nan_noise", count=int(u.isnan().sum()), total=u.numel())
     if u.numel() and (u.min() < 0 or u.max() > 1):
         raise CourseError("l0.bad_uniform", low=u.min().item(), high=u.max().item())
     s = torch.sigmoid((torch.log(u) - torch.log1p(-u) + log_alpha) / beta)

@@ -13,21 +13,31 @@ differences, and ``rel_error`` compares it with the analytic one::
 
 Shapes: N examples, D input features, M outputs, C classes or channels, H x W images.
 Use float64 for gradient checks: in float32 the central differences are only ~1e-4 exact.
+Inputs of the wrong shape, dtype or range raise ``CourseError`` naming the argument, instead
+of a broadcast that silently computes something else.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from . import activations
+from . import validation as check
+from .i18n import CourseError
 
 
 def affine_forward(x: Tensor, w: Tensor, b: Tensor) -> tuple[Tensor, tuple]:
     """out = x w + b for x (N, D) or (N, d1, ..., dk) flattened to D = d1 ... dk; w (D, M),
     b (M,); out (N, M)."""
+    check.ndim("w", w, (2,), "(D, M)")
+    check.shape("b", b, (w.shape[1],))
+    features = math.prod(x.shape[1:]) if check.tensor("x", x).dim() >= 2 else -1
+    if features != w.shape[0]:
+        raise CourseError("layers.affine_mismatch", x=tuple(x.shape), w=tuple(w.shape))
     out = x.reshape(x.shape[0], -1) @ w + b
     return out, (x, w, b)
 
@@ -35,6 +45,7 @@ def affine_forward(x: Tensor, w: Tensor, b: Tensor) -> tuple[Tensor, tuple]:
 def affine_backward(dout: Tensor, cache: tuple) -> tuple[Tensor, Tensor, Tensor]:
     """dx = dout w^T (reshaped to x's shape), dw = x^T dout, db = sum over N of dout."""
     x, w, _ = cache
+    check.shape("dout", dout, (x.shape[0], w.shape[1]))
     dx = (dout @ w.T).reshape(x.shape)
     dw = x.reshape(x.shape[0], -1).T @ dout
     return dx, dw, dout.sum(dim=0)
@@ -47,6 +58,7 @@ def relu_forward(x: Tensor) -> tuple[Tensor, Tensor]:
 
 def relu_backward(dout: Tensor, cache: Tensor) -> Tensor:
     """dx = dout * [x > 0]: the gradient passes where the input was positive."""
+    check.same_shape("dout", dout, "cache", cache)
     return dout * (cache > 0)
 
 
@@ -58,6 +70,7 @@ def sigmoid_forward(x: Tensor) -> tuple[Tensor, Tensor]:
 
 def sigmoid_backward(dout: Tensor, cache: Tensor) -> Tensor:
     """dx = dout * out (1 - out)."""
+    check.same_shape("dout", dout, "cache", cache)
     return dout * cache * (1 - cache)
 
 
@@ -69,6 +82,7 @@ def tanh_forward(x: Tensor) -> tuple[Tensor, Tensor]:
 
 def tanh_backward(dout: Tensor, cache: Tensor) -> Tensor:
     """dx = dout * (1 - out^2)."""
+    check.same_shape("dout", dout, "cache", cache)
     return dout * (1 - cache**2)
 
 
@@ -78,6 +92,9 @@ def softmax_loss(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     p_ic = e^(x_ic) / sum_k e^(x_ik),  L = -(1/N) sum_i log p_(i, y_i),
     dL/dx_ic = (p_ic - [c = y_i]) / N.   Returns the loss (scalar tensor) and dx (N, C).
     """
+    check.ndim("x", x, (2,), "(N, C)")
+    check.shape("y", y, (x.shape[0],))
+    check.class_indices("y", y, x.shape[1])
     n = x.shape[0]
     shifted = x - x.amax(dim=1, keepdim=True)
     log_p = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
@@ -89,7 +106,11 @@ def softmax_loss(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def mse_loss(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """Mean squared error over all elements: L = (1/n) sum (x - y)^2, dx = 2 (x - y) / n."""
+    """Mean squared error over all elements: L = (1/n) sum (x - y)^2, dx = 2 (x - y) / n.
+
+    x and y have the same shape (an (N, 1) prediction against an (N,) target would broadcast
+    to (N, N) and compute a different number)."""
+    check.same_shape("x", x, "y", y)
     diff = x - y
     return (diff**2).mean(), 2 * diff / diff.numel()
 
@@ -108,8 +129,7 @@ def dropout_forward(x: Tensor, p: float = 0.5, train: bool = True, inverted: boo
     x any shape. The cache is the factor that multiplied x: the (scaled) mask in training, a
     number at test time.
     """
-    if not 0 <= p < 1:
-        raise ValueError(f"dropout probability has to be in [0, 1), but got {p}")
+    check.in_range("p", p, 0, 1, high_open=True)
     q = 1 - p
     if not train:
         factor = 1.0 if inverted else q
@@ -135,7 +155,16 @@ def batchnorm_forward(x: Tensor, gamma: Tensor, beta: Tensor, running_mean: Tens
     and, in place as in torch, running = (1 - momentum) running + momentum batch statistic
     (the variance taken unbiased, times m / (m - 1)). At test time mu and sigma^2 are the
     running statistics. gamma, beta, running_mean, running_var: (D,) or (C,). out: x's shape.
+    Training needs m >= 2 values per feature (the variance of one value is 0).
     """
+    check.ndim("x", x, (2, 3, 4), "(N, D), (N, C, L) or (N, C, H, W)")
+    check.shape("gamma", gamma, (x.shape[1],))
+    check.shape("beta", beta, (x.shape[1],))
+    for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
+        if stat is not None or not train:
+            check.shape(name, stat, (x.shape[1],))
+    if train and x.numel() // max(x.shape[1], 1) < 2:
+        raise CourseError("layers.batch_of_one", shape=tuple(x.shape))
     dims = [0, *range(2, x.dim())]
     shape = [1, -1] + [1] * (x.dim() - 2)
     if train:
@@ -161,6 +190,7 @@ def batchnorm_backward(dout: Tensor, cache: tuple) -> tuple[Tensor, Tensor, Tens
     (mu and sigma^2 depend on every x_kj); at test time simply dx = dout gamma / sqrt(var + eps).
     """
     x_hat, gamma, inv_std, dims, train = cache
+    check.same_shape("dout", dout, "x", x_hat)
     dgamma, dbeta = (dout * x_hat).sum(dim=dims), dout.sum(dim=dims)
     if not train:
         return dout * gamma * inv_std, dgamma, dbeta
@@ -182,8 +212,15 @@ def conv_forward_naive(x: Tensor, w: Tensor, b: Tensor, stride: int = 1,
     w (F, C, HH, WW), b (F,); out (N, F, H', W'), H' = 1 + (H + 2 pad - HH) // s, likewise W'.
     The loop runs over the HH x WW filter taps; each tap is one product over the channels.
     """
-    n, _, h, wd = x.shape
+    check.ndim("x", x, (4,), "(N, C, H, W)")
+    check.ndim("w", w, (4,), f"(F, {x.shape[1]}, HH, WW)")
+    check.shape("b", b, (w.shape[0],))
+    check.positive_int("stride", stride)
+    check.non_negative_int("pad", pad)
+    n, c, h, wd = x.shape
     f, _, hh, ww = w.shape
+    if w.shape[1] != c or hh > h + 2 * pad or ww > wd + 2 * pad:
+        raise CourseError("layers.conv_mismatch", x=tuple(x.shape), w=tuple(w.shape), pad=pad)
     xp = _zero_pad(x, pad)
     h_out, w_out = 1 + (h + 2 * pad - hh) // stride, 1 + (wd + 2 * pad - ww) // stride
     out = b.reshape(1, f, 1, 1).expand(n, f, h_out, w_out).clone()
@@ -200,7 +237,9 @@ def conv_backward_naive(dout: Tensor, cache: tuple) -> tuple[Tensor, Tensor, Ten
     over n, r, c. dx is dxp without the padding. Shapes as in ``conv_forward_naive``."""
     x, w, _, stride, pad = cache
     h, wd = x.shape[2:]
-    h_out, w_out = dout.shape[2:]
+    h_out = 1 + (h + 2 * pad - w.shape[2]) // stride
+    w_out = 1 + (wd + 2 * pad - w.shape[3]) // stride
+    check.shape("dout", dout, (x.shape[0], w.shape[0], h_out, w_out))
     xp = _zero_pad(x, pad)
     dxp, dw = torch.zeros_like(xp), torch.zeros_like(w)
     for i in range(w.shape[2]):
@@ -228,8 +267,14 @@ def gradcheck(f: Callable[[Tensor], Tensor], x: Tensor, df: Tensor | None = None
 
     ``df`` is the upstream gradient dout (omit it when f returns a scalar). ``x`` is changed in
     place one entry at a time and restored, so ``f`` must read x when called, e.g.
-    ``lambda x: affine_forward(x, w, b)[0]``. Costs 2 calls of f per entry of x.
+    ``lambda x: affine_forward(x, w, b)[0]``. Costs 2 calls of f per entry of x. ``x`` must be
+    a floating-point tensor (an integer one cannot hold x + h), best float64; ``df`` has the
+    shape of ``f(x)``.
     """
+    check.floating("x", x)
+    check.in_range("h", h, 0, None, low_open=True)
+    if df is not None:
+        check.same_shape("df", df, "f(x)", f(x))
     df = torch.ones(()) if df is None else df
     grad = torch.zeros_like(x)
     flat, grad_flat = x.view(-1), grad.view(-1)

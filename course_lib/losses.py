@@ -2,16 +2,32 @@
 
 Shapes: ``N`` examples, ``C`` classes; logits are ``(N, C)`` or ``(N, C, d1, ...)`` with the
 classes on dimension 1, as in ``torch.nn.functional``. Every loss is a mean over the examples.
+Shapes that do not fit, class indices out of range and hyper-parameters outside their range
+raise ``CourseError`` naming the argument.
 """
 
 from __future__ import annotations
 
 from torch import Tensor
 
+from . import validation as check
+
 
 def mse(prediction: Tensor, target: Tensor) -> Tensor:
-    """``(1 / n) * sum (prediction - target)^2`` over all ``n`` entries (same shapes)."""
+    """``(1 / n) * sum (prediction - target)^2`` over all ``n`` entries.
+
+    The shapes must be equal: an ``(N, 1)`` prediction against an ``(N,)`` target would be
+    broadcast to ``(N, N)``, pairing every prediction with every target.
+    """
+    check.same_shape("prediction", prediction, "target", target)
     return ((prediction - target) ** 2).mean()
+
+
+def _check_classes(logits: Tensor, target: Tensor) -> None:
+    """Logits ``(N, C, ...)`` and integer classes ``(N, ...)`` in ``0 .. C - 1``."""
+    check.ndim("logits", logits, tuple(range(2, 9)), "(N, C, ...)")
+    check.shape("target", target, (logits.shape[0], *logits.shape[2:]))
+    check.class_indices("target", target, logits.shape[1])
 
 
 def log_softmax(logits: Tensor, dim: int = 1) -> Tensor:
@@ -35,6 +51,7 @@ def cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
     Works from logits, not probabilities: ``log(softmax(z))`` would turn an underflowed
     probability into ``-inf``, while ``log_softmax`` stays finite.
     """
+    _check_classes(logits, target)
     log_p = log_softmax(logits, dim=1)
     return -log_p.gather(1, target.unsqueeze(1)).mean()
 
@@ -58,8 +75,13 @@ def distillation_loss(
     (``p_s - p_t ~ (s - t) / (C * T)``). The factor ``T^2`` undoes this, so the balance ``alpha``
     between the soft and the hard term does not change when ``T`` does.
 
-    The teacher is fixed: no gradient flows into ``teacher_logits``.
+    The teacher is fixed: no gradient flows into ``teacher_logits``. ``T > 0`` and
+    ``0 <= alpha <= 1``.
     """
+    check.in_range("T", T, 0, None, low_open=True)
+    check.in_range("alpha", alpha, 0, 1)
+    check.same_shape("student_logits", student_logits, "teacher_logits", teacher_logits)
+    _check_classes(student_logits, target)
     log_p_s = log_softmax(student_logits / T)
     log_p_t = log_softmax(teacher_logits.detach() / T)
     kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=1).mean()

@@ -168,11 +168,13 @@ def thesis_net(
     num_classes: int = 10,
     widths: Sequence[int] | None = None,
     seed: int = 0,
+    order: str = "shift_scale",
 ) -> nn.Sequential:
     """A thesis net (``arch`` ``"fcn"``: ``thesis_fcn``, ``"mlp"``: ``thesis_mlp``) with the
     layers of the normalization ``variant`` (a name of ``normalization.VARIANTS``: ``"none"``,
     ``"shift_scale_layer"``, ``"batch_norm"``, ...) after the input and after every activation
-    but the last.
+    but the last; a variant with both layers puts them in ``order`` (``"shift_scale"``, the
+    thesis' shift then scale, or ``"scale_shift"``; ``normalization.ORDERS``).
 
     ``in_shape`` is the per-example input shape ``(C, H, W)``; input ``(N, *in_shape)``, output
     ``(N, num_classes)`` logits. ``widths`` are the stage widths of the fcn or the hidden sizes
@@ -192,7 +194,7 @@ def thesis_net(
         else:
             kw = {} if widths is None else {"hidden": tuple(widths)}
             base = thesis_mlp(math.prod(in_shape), num_classes, dropout=dropout, **kw)
-    return insert_variant(base, variant, example_input=torch.zeros(2, *in_shape))
+    return insert_variant(base, variant, example_input=torch.zeros(2, *in_shape), order=order)
 
 
 class LeNet(nn.Module):

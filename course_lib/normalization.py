@@ -23,7 +23,10 @@ channel      one per channel         D  /  C
 layer        one for the whole layer 1  /  1
 ============ ======================= ===========================
 
-``insert_shift_scale`` places them after the input and after every activation but the last.
+``insert_shift_scale`` places them after the input and after every activation but the last,
+in the thesis' order by default: the shift layer, then the scale layer, so that one place
+computes ``a * (x + b)`` (``order="shift_scale"``); ``order="scale_shift"`` gives ``a * x + b``,
+the order of batch norm's affine step (``ORDERS``).
 
 The thesis tested ten combinations of scale x shift (``VARIANTS``, with batch norm as an
 eleventh variant): neither (``none``), scale alone or shift alone at each granularity
@@ -41,6 +44,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from . import validation as check
 from .i18n import CourseError
 from .init import ACTIVATIONS
 
@@ -61,7 +65,10 @@ class _BatchNorm(nn.Module):
         track_running_stats: bool = True,
     ):
         super().__init__()
-        self.num_features = num_features
+        self.num_features = check.positive_int("num_features", num_features)
+        check.in_range("eps", eps, 0, None, low_open=True)
+        if momentum is not None:
+            check.in_range("momentum", momentum, 0, 1)
         self.eps = eps
         self.momentum = momentum
         self.affine = affine
@@ -88,6 +95,9 @@ class _BatchNorm(nn.Module):
                 "normalization.bad_input_dim", layer=type(self).__name__,
                 expected=" / ".join(f"{d}D" for d in self.input_dims), got=x.dim(),
             )
+        if x.size(1) != self.num_features:
+            raise CourseError("normalization.bad_channels", layer=type(self).__name__,
+                              features=self.num_features, shape=tuple(x.shape))
         over = [0, *range(2, x.dim())]
         channel = (1, -1) + (1,) * (x.dim() - 2)
         if self.training or not self.track_running_stats:
@@ -137,7 +147,10 @@ class BatchNorm2d(_BatchNorm):
 
 
 def _per_example_shape(shape: int | tuple[int, ...]) -> tuple[int, ...]:
-    return (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if not shape or not all(check.is_int(d) and d >= 1 for d in shape):
+        raise CourseError("normalization.bad_shape", shape=shape)
+    return shape
 
 
 def _check_granularity(granularity: str) -> None:
@@ -162,6 +175,19 @@ def _broadcast(param: Tensor, x: Tensor, granularity: str) -> Tensor:
     return param
 
 
+def _check_fits(layer: nn.Module, param: Tensor, x: Tensor) -> None:
+    """``x`` (N, *shape) must carry the per-example shape the layer was built for: all of it
+    (element), its channels on dimension 1 (channel), anything (layer)."""
+    per_example = tuple(x.shape[1:])
+    fits = {"element": per_example == tuple(param.shape),
+            "channel": x.dim() >= 2 and per_example[:1] == tuple(param.shape),
+            "layer": True}[layer.granularity]
+    if not fits:
+        raise CourseError("normalization.shape_mismatch", layer=type(layer).__name__,
+                          granularity=layer.granularity, param=tuple(param.shape),
+                          shape=tuple(x.shape))
+
+
 class Shift(nn.Module):
     """``y = x + b``: learned shift ``b`` (initially 0) of ``parameter_shape(shape, granularity)``.
 
@@ -171,10 +197,12 @@ class Shift(nn.Module):
 
     def __init__(self, shape: int | tuple[int, ...], granularity: str):
         super().__init__()
+        _check_granularity(granularity)
         self.granularity = granularity
         self.b = nn.Parameter(torch.zeros(parameter_shape(shape, granularity)))
 
     def forward(self, x: Tensor) -> Tensor:
+        _check_fits(self, self.b, x)
         return x + _broadcast(self.b, x, self.granularity)
 
     def extra_repr(self) -> str:
@@ -189,14 +217,31 @@ class Scale(nn.Module):
 
     def __init__(self, shape: int | tuple[int, ...], granularity: str):
         super().__init__()
+        _check_granularity(granularity)
         self.granularity = granularity
         self.a = nn.Parameter(torch.ones(parameter_shape(shape, granularity)))
 
     def forward(self, x: Tensor) -> Tensor:
+        _check_fits(self, self.a, x)
         return _broadcast(self.a, x, self.granularity) * x
 
     def extra_repr(self) -> str:
         return f"{tuple(self.a.shape)}, granularity={self.granularity!r}"
+
+
+ORDERS = ("shift_scale", "scale_shift")
+"""Orders of the two layers at one place: ``"shift_scale"`` (the thesis: a shift layer, then a
+scale layer, ``y = a * (x + b)``) and ``"scale_shift"`` (``y = a * x + b``, as batch norm's
+``gamma * x_hat + beta``). Both start as the identity (``a = 1``, ``b = 0``) and, for
+``a != 0``, express the same functions (``a * (x + b) = a * x + a * b``), but they learn
+differently: the gradient of ``b`` is multiplied by ``a`` in the first, not in the second."""
+
+
+def check_order(order: str) -> str:
+    """``order`` if it is one of ``ORDERS``, else a ``CourseError`` naming the choices."""
+    if not isinstance(order, str) or order not in ORDERS:
+        raise CourseError("experiments.unknown_order", name=order, known=", ".join(ORDERS))
+    return order
 
 
 def insert_shift_scale(
@@ -205,11 +250,13 @@ def insert_shift_scale(
     scale: str | None = None,
     *,
     example_input: Tensor,
+    order: str = "shift_scale",
 ) -> nn.Sequential:
-    """A copy of ``model`` with ``Scale(scale)`` then ``Shift(shift)`` after the input and after
+    """A copy of ``model`` with ``Shift(shift)`` and ``Scale(scale)`` after the input and after
     every activation but the last (``None`` leaves that layer out).
 
-    Scale comes first, so the pair computes ``a * x + b``, the affine step of batch norm.
+    ``order="shift_scale"`` (default, the thesis' order): shift, then scale, so a place computes
+    ``a * (x + b)``; ``order="scale_shift"``: scale, then shift, ``a * x + b``.
     "The last activation" is the network's output activation (softmax in the thesis), so an
     activation gets the layers when a layer with parameters still follows it: in PyTorch the
     softmax usually sits inside the loss, and the last hidden ReLU is then not the last
@@ -220,10 +267,12 @@ def insert_shift_scale(
     for granularity in (shift, scale):
         if granularity is not None:
             _check_granularity(granularity)
+    check_order(order)
 
     def make(shape):
-        layers = [] if scale is None else [Scale(shape, scale)]
-        return layers if shift is None else [*layers, Shift(shape, shift)]
+        layers = {"shift": None if shift is None else Shift(shape, shift),
+                  "scale": None if scale is None else Scale(shape, scale)}
+        return [layers[kind] for kind in order.split("_") if layers[kind] is not None]
 
     return _insert_after_activations(model, example_input, make)
 
@@ -243,13 +292,30 @@ def insert_batchnorm(model: nn.Sequential, *, example_input: Tensor) -> nn.Seque
 def _insert_after_activations(
     model: nn.Sequential, example_input: Tensor, make: Callable[[tuple[int, ...]], list]
 ) -> nn.Sequential:
+    """Run ``example_input`` through a copy of ``model`` layer by layer and put ``make(shape)``
+    after the input and after every activation but the last. ``model`` must be an
+    ``nn.Sequential`` of layers that each take one tensor (the thesis' networks)."""
+    if not isinstance(model, nn.Sequential):
+        raise CourseError("normalization.not_sequential", got=type(model).__name__)
+    check.tensor("example_input", example_input)
+    if example_input.dim() < 2 or len(example_input) == 0:
+        raise CourseError("validation.bad_shape", name="example_input",
+                          got=tuple(example_input.shape), expected="(N, ...), N >= 1")
     modules = list(copy.deepcopy(model))
     shapes = []
     with torch.no_grad():
         h = example_input
-        for module in modules:
+        for index, module in enumerate(modules):
             module.eval()
-            h = module(h)
+            try:
+                h = module(h)
+            except (RuntimeError, TypeError, ValueError) as error:
+                raise CourseError("normalization.example_failed", index=index,
+                                  layer=type(module).__name__, shape=tuple(h.shape),
+                                  error=str(error).strip().splitlines()[0][:200]) from error
+            if not isinstance(h, Tensor):
+                raise CourseError("normalization.not_a_tensor", index=index,
+                                  layer=type(module).__name__, got=type(h).__name__)
             shapes.append(tuple(h.shape[1:]))
     learned = [i for i, module in enumerate(modules) if any(True for _ in module.parameters())]
     last = max(learned, default=-1)
@@ -296,15 +362,18 @@ LAYERWISE = ("none", "scale_layer", "shift_layer", "shift_scale_layer", "batch_n
 """The variants of experiments 2-6 of the thesis: the layerwise ones and the two baselines."""
 
 
-def insert_variant(model: nn.Sequential, variant: str, *, example_input: Tensor) -> nn.Sequential:
+def insert_variant(model: nn.Sequential, variant: str, *, example_input: Tensor,
+                   order: str = "shift_scale") -> nn.Sequential:
     """A copy of ``model`` with the layers of ``VARIANTS[variant]`` after the input and after
-    every activation but the last (``insert_shift_scale`` or ``insert_batchnorm``)."""
+    every activation but the last (``insert_shift_scale`` in ``order``, by default the thesis'
+    shift-then-scale, or ``insert_batchnorm``, where ``order`` plays no part)."""
     if variant not in VARIANTS:
         raise CourseError("experiments.unknown_variant", name=variant, known=", ".join(VARIANTS))
+    check_order(order)
     v = VARIANTS[variant]
     if v.batch_norm:
         return insert_batchnorm(model, example_input=example_input)
-    return insert_shift_scale(model, v.shift, v.scale, example_input=example_input)
+    return insert_shift_scale(model, v.shift, v.scale, example_input=example_input, order=order)
 
 
 def num_parameters(module: nn.Module) -> int:

@@ -34,6 +34,15 @@ def _require(ok: bool, message: str) -> None:
         raise ValueError(message)
 
 
+def _is_pair(value) -> bool:
+    """Two real numbers, e.g. ``betas=(0.9, 0.999)`` (torch fails on ``(0.9,)`` with an
+    IndexError; we raise its kind of ValueError)."""
+    try:
+        return len(value) == 2 and all(isinstance(float(v), float) for v in value)
+    except (TypeError, ValueError):
+        return False
+
+
 def _closure_loss(closure: Callable[[], Tensor] | None) -> Tensor | None:
     """The loss of ``closure`` (which recomputes the gradients), or None without one."""
     if closure is None:
@@ -163,7 +172,8 @@ class RMSprop(Optimizer):
         θ_t = θ_{t-1} - γ b_t  (μ > 0)   or   θ_{t-1} - γ g_t / (σ_t + ε)
 
     State per parameter: ``step`` = t, ``square_avg`` = s_t, ``grad_avg`` = a_t (centered),
-    ``momentum_buffer`` = b_t (μ > 0).
+    ``momentum_buffer`` = b_t (μ > 0). Stricter than torch, α must lie in [0, 1]: with α > 1
+    the weight 1 - α of g_t² is negative, s_t turns negative and √s_t NaN.
     """
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
@@ -173,7 +183,7 @@ class RMSprop(Optimizer):
         _require(eps >= 0.0, f"Invalid epsilon value: {eps}")
         _require(momentum >= 0.0, f"Invalid momentum value: {momentum}")
         _require(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
-        _require(alpha >= 0.0, f"Invalid alpha value: {alpha}")
+        _require(0.0 <= alpha <= 1.0, f"Invalid alpha value: {alpha}")  # torch: only >= 0
         defaults = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps,
                     "centered": centered, "weight_decay": weight_decay, "maximize": maximize}
         super().__init__(params, defaults)
@@ -231,6 +241,7 @@ class Adam(Optimizer):
                  maximize: bool = False, decoupled_weight_decay: bool = False):
         _require(lr >= 0.0, f"Invalid learning rate: {lr}")
         _require(eps >= 0.0, f"Invalid epsilon value: {eps}")
+        _require(_is_pair(betas), f"Invalid betas: expected a pair (beta1, beta2), got {betas!r}")
         _require(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
         _require(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
         _require(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")

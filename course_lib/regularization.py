@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import Tensor, nn
 
+from . import validation as check
 from .i18n import CourseError
 
 Params = nn.Module | Tensor | Iterable[Tensor]
@@ -38,7 +39,7 @@ def select(params: Params, where: Callable[[str, Tensor], bool] = is_weight) -> 
         return [p for name, p in params.named_parameters() if where(name, p)]
     if isinstance(params, Tensor):
         return [params]
-    return list(params)
+    return [check.tensor("params", p) for p in params]
 
 
 def l1_penalty(params: Params, where: Callable[[str, Tensor], bool] = is_weight) -> Tensor:
@@ -54,7 +55,9 @@ def l2_penalty(params: Params, where: Callable[[str, Tensor], bool] = is_weight)
 def elastic_net_penalty(
     params: Params, l1: float, l2: float, where: Callable[[str, Tensor], bool] = is_weight
 ) -> Tensor:
-    """``l1 * sum |w| + l2 * sum w^2`` over the selected tensors."""
+    """``l1 * sum |w| + l2 * sum w^2`` over the selected tensors; ``l1, l2 >= 0``."""
+    check.in_range("l1", l1, 0)
+    check.in_range("l2", l2, 0)
     selected = select(params, where)
     return l1 * l1_penalty(selected) + l2 * l2_penalty(selected)
 
@@ -66,12 +69,14 @@ def soft_threshold_(weight: Tensor, threshold: float) -> Tensor:
     After a gradient step on the data loss with learning rate ``lr``, ``soft_threshold_(w,
     lr * lambda)`` completes one step of proximal gradient descent (ISTA) on
     ``L_data + lambda * sum |w|``: every weight within ``threshold`` of 0 becomes exactly 0.
+    ``threshold >= 0``.
     """
+    check.in_range("threshold", threshold, 0)
     return weight.copy_(weight.sign() * (weight.abs() - threshold).clamp(min=0))
 
 
 def _check_p(p: float) -> None:
-    if not 0 <= p <= 1:
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
         raise CourseError("regularization.bad_p", p=p)
 
 

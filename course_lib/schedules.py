@@ -14,7 +14,9 @@ Each schedule is twice here:
   compose with a second scheduler on the same optimizer (torch's recursive forms do).
 
 Here t counts the calls to ``scheduler.step()`` (epochs or batches) from 0 and lr_0 is the
-learning rate the optimizer had when the scheduler was created. Bad arguments raise ValueError.
+learning rate the optimizer had when the scheduler was created. Bad arguments raise ValueError:
+the scheduler classes torch's own English one (they stand in for torch's), the pure functions a
+``CourseError`` (a ValueError) naming the argument in the student's language.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ import math
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from .i18n import CourseError
+from .validation import interval
+
 __all__ = [
     "StepLR", "ExponentialLR", "InverseTimeLR", "CosineAnnealingLR",
     "CosineAnnealingWarmRestarts", "step_lr", "exponential_lr", "inverse_time_lr",
@@ -31,60 +36,90 @@ __all__ = [
 ]
 
 
-def _require(ok: bool, message: str) -> None:
-    if not ok:
+POSITIVE_INTS = "{1, 2, 3, ...}"
+
+
+def _require(ok: bool, torch_style: bool, message: str, name: str, value, expected: str) -> None:
+    """A torch-style English ValueError (``message``) from the scheduler classes, which stand in
+    for torch's; a ``CourseError`` in the student's language from the pure functions."""
+    if ok:
+        return
+    if torch_style:
         raise ValueError(message)
+    raise CourseError("schedules.bad_argument", name=name, value=value, expected=expected)
 
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_step(step_size: int, gamma: float) -> None:
-    _require(_is_int(step_size) and step_size > 0,
-             f"Expected positive integer step_size, but got {step_size}")
-    _require(gamma > 0, f"Invalid gamma value: {gamma}")
+def _is_real(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _check_exponential(gamma: float) -> None:
-    _require(gamma > 0, f"Invalid gamma value: {gamma}")
+def _check_step(step_size: int, gamma: float, torch_style: bool = False) -> None:
+    _require(_is_int(step_size) and step_size > 0, torch_style,
+             f"Expected positive integer step_size, but got {step_size}", "step_size", step_size,
+             POSITIVE_INTS)
+    _check_exponential(gamma, torch_style)
 
 
-def _check_inverse_time(k: float) -> None:
-    _require(k >= 0, f"Invalid decay rate k: {k}")
+def _check_exponential(gamma: float, torch_style: bool = False) -> None:
+    _require(_is_real(gamma) and gamma > 0, torch_style, f"Invalid gamma value: {gamma}",
+             "gamma", gamma, interval(0, None, low_open=True))
 
 
-def _check_eta_min(eta_min: float) -> None:
-    _require(isinstance(eta_min, (float, int)),
-             f"Expected float or int eta_min, but got {eta_min} of type {type(eta_min)}")
-    _require(eta_min >= 0, f"Invalid eta_min value: {eta_min}")
+def _check_inverse_time(k: float, torch_style: bool = False) -> None:
+    _require(_is_real(k) and k >= 0, torch_style, f"Invalid decay rate k: {k}", "k", k,
+             interval(0, None))
 
 
-def _check_cosine(T_max: int, eta_min: float) -> None:
-    _require(T_max > 0, f"Expected positive T_max, but got {T_max}")
-    _check_eta_min(eta_min)
+def _check_eta_min(eta_min: float, torch_style: bool = False) -> None:
+    _require(isinstance(eta_min, (float, int)), torch_style,
+             f"Expected float or int eta_min, but got {eta_min} of type {type(eta_min)}",
+             "eta_min", eta_min, interval(0, None))
+    _require(eta_min >= 0, torch_style, f"Invalid eta_min value: {eta_min}", "eta_min", eta_min,
+             interval(0, None))
 
 
-def _check_warm_restarts(T_0: int, T_mult: int, eta_min: float) -> None:
-    _require(_is_int(T_0) and T_0 > 0, f"Expected positive integer T_0, but got {T_0}")
-    _require(_is_int(T_mult) and T_mult >= 1, f"Expected integer T_mult >= 1, but got {T_mult}")
-    _check_eta_min(eta_min)
+def _check_cosine(T_max: int, eta_min: float, torch_style: bool = False) -> None:
+    _require(_is_real(T_max) and T_max > 0, torch_style,
+             f"Expected positive T_max, but got {T_max}", "T_max", T_max,
+             interval(0, None, low_open=True))
+    _check_eta_min(eta_min, torch_style)
+
+
+def _check_warm_restarts(T_0: int, T_mult: int, eta_min: float, torch_style: bool = False) -> None:
+    _require(_is_int(T_0) and T_0 > 0, torch_style, f"Expected positive integer T_0, but got {T_0}",
+             "T_0", T_0, POSITIVE_INTS)
+    _require(_is_int(T_mult) and T_mult >= 1, torch_style,
+             f"Expected integer T_mult >= 1, but got {T_mult}", "T_mult", T_mult, POSITIVE_INTS)
+    _check_eta_min(eta_min, torch_style)
+
+
+def _check_point(t: int, lr: float) -> None:
+    """The step t >= 0 and the learning rate lr >= 0 of a pure schedule function."""
+    _require(_is_real(t) and t >= 0, False, "", "t", t, interval(0, None))
+    _require(_is_real(lr) and lr >= 0, False, "", "lr", lr, interval(0, None))
 
 
 def step_lr(t: int, lr: float, step_size: int, gamma: float = 0.1) -> float:
     """Step decay, lr_t = lr_0 γ^⌊t / step_size⌋: e.g. halve (γ = 0.5) every few epochs."""
+    _check_point(t, lr)
     _check_step(step_size, gamma)
     return lr * gamma ** (t // step_size)
 
 
 def exponential_lr(t: int, lr: float, gamma: float) -> float:
     """Exponential decay, lr_t = lr_0 γ^t; the slide's lr_0 e^{-kt} with γ = e^{-k}."""
+    _check_point(t, lr)
     _check_exponential(gamma)
     return lr * gamma**t
 
 
 def inverse_time_lr(t: int, lr: float, k: float) -> float:
     """1/t decay, lr_t = lr_0 / (1 + k t)."""
+    _check_point(t, lr)
     _check_inverse_time(k)
     return lr / (1 + k * t)
 
@@ -94,6 +129,7 @@ def cosine_lr(t: int, lr: float, T_max: int, eta_min: float = 0.0) -> float:
 
         lr_t = η_min + (lr_0 - η_min) (1 + cos(π t / T_max)) / 2
     """
+    _check_point(t, lr)
     _check_cosine(T_max, eta_min)
     return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * t / T_max)) / 2
 
@@ -106,6 +142,7 @@ def warm_restarts_lr(t: int, lr: float, T_0: int, T_mult: int = 1,
 
     where T_i is the length of the current cycle and T_cur the steps since its restart.
     """
+    _check_point(t, lr)
     _check_warm_restarts(T_0, T_mult, eta_min)
     T_cur, T_i = t, T_0
     while T_cur >= T_i:
@@ -129,8 +166,8 @@ def lr_at(schedule: str, t: int, lr: float, **hyper) -> float:
     ``schedule`` is a key of ``SCHEDULES``; ``hyper`` are the arguments of that function,
     e.g. ``lr_at("step", 30, 0.1, step_size=10, gamma=0.5) == 0.0125``.
     """
-    _require(schedule in SCHEDULES,
-             f"Unknown schedule {schedule!r}; known schedules: {', '.join(SCHEDULES)}")
+    if schedule not in SCHEDULES:
+        raise CourseError("schedules.unknown", name=schedule, known=", ".join(SCHEDULES))
     return SCHEDULES[schedule](t, lr, **hyper)
 
 
@@ -139,7 +176,7 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1):
-        _check_step(step_size, gamma)
+        _check_step(step_size, gamma, torch_style=True)
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
@@ -151,7 +188,7 @@ class ExponentialLR(LRScheduler):
     """Exponential decay: lr_t = lr_0 γ^t, i.e. lr_0 e^{-kt} with γ = e^{-k} (torch's)."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
-        _check_exponential(gamma)
+        _check_exponential(gamma, torch_style=True)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -163,7 +200,7 @@ class InverseTimeLR(LRScheduler):
     """1/t decay: lr_t = lr_0 / (1 + k t); torch's ``LambdaLR(opt, lambda t: 1 / (1 + k t))``."""
 
     def __init__(self, optimizer: Optimizer, k: float, last_epoch: int = -1):
-        _check_inverse_time(k)
+        _check_inverse_time(k, torch_style=True)
         self.k = k
         super().__init__(optimizer, last_epoch)
 
@@ -176,7 +213,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
                  last_epoch: int = -1):
-        _check_cosine(T_max, eta_min)
+        _check_cosine(T_max, eta_min, torch_style=True)
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
@@ -194,7 +231,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
                  last_epoch: int = -1):
-        _check_warm_restarts(T_0, T_mult, eta_min)
+        _check_warm_restarts(T_0, T_mult, eta_min, torch_style=True)
         self.T_0, self.T_mult, self.eta_min = T_0, T_mult, eta_min
         super().__init__(optimizer, last_epoch)
 

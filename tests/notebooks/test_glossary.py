@@ -1,24 +1,46 @@
-"""Terms: every notebook's markdown uses the glossary's term, never a listed alternative."""
+"""Terms: notebooks, READMEs and the message catalog use the glossary's term, never a listed
+alternative (docs/glossary.md, column "avoid")."""
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from texts import Document, documents, lines_with, without_math  # noqa: E402
+
 LANGS = ("sk", "sr", "ru")
+
+KNOWN_FAILURES = {
+    # Notebooks 09 and 10 are rewritten under their own issue (14); the terms they still use
+    # are listed here so that these entries can be dropped as soon as the text is fixed.
+    "sk/09_shift_scale_lab.ipynb": "09 (sk): 'vysielanie' for broadcasting, 'SGD s momentom'",
+    "sr/09_shift_scale_lab.ipynb": "09 (sr): 'emitovanje' for broadcasting",
+    "ru/09_shift_scale_lab.ipynb": "09 (ru): 'SGD с моментом', 'Заметка для преподавателя', "
+                                   "'Исследователь' for the explorer",
+    "ru/10_network_merging.ipynb": "10 (ru): 'стадия' for a ResNet stage (glossary: ступень)",
+}
 
 
 def glossary_rows() -> list[dict[str, str]]:
+    """The rows of the glossary's first table (## Terms), as ``{column: cell}``."""
     lines = (ROOT / "docs" / "glossary.md").read_text(encoding="utf-8").splitlines()
-    table = [line for line in lines if line.startswith("|")]
+    start = next(i for i, line in enumerate(lines) if line.startswith("| English |"))
+    table = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        table.append(line)
     header = [c.strip() for c in table[0].strip("|").split("|")]
     return [dict(zip(header, (c.strip() for c in row.strip("|").split("|")), strict=True))
             for row in table[2:]]
 
 
 def avoided(row: dict[str, str]) -> dict[str, list[str]]:
-    """``{"sk": ["spätné šírenie"], ...}`` from the avoid column ``sk: a, b; ru: c``."""
+    """``{"sk": ["spätn* šíren*"], ...}`` from the avoid column ``sk: a, b; ru: c``."""
     found: dict[str, list[str]] = {}
     for part in filter(None, (p.strip() for p in row["avoid"].split(";"))):
         lang, stems = part.split(":", 1)
@@ -26,30 +48,50 @@ def avoided(row: dict[str, str]) -> dict[str, list[str]]:
     return found
 
 
-def markdown_of(path: Path) -> str:
-    import nbformat
+def pattern(stem: str) -> re.Pattern:
+    """A stem of the avoid column as a regex: ``*`` any letters, ``#`` a digit, ``$`` word end."""
+    body = re.escape(stem.rstrip("$")).replace(r"\*", r"\w*").replace(r"\#", r"\d")
+    return re.compile(rf"(?<!\w){body}" + (r"(?!\w)" if stem.endswith("$") else ""),
+                      re.IGNORECASE)
 
-    nb = nbformat.read(path, as_version=4)
-    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+def offenders(doc: Document) -> list[str]:
+    text = without_math(doc.text)
+    found = []
+    for row in glossary_rows():
+        for stem in avoided(row).get(doc.lang, []):
+            for context in lines_with(pattern(stem), text):
+                found.append(f"{stem!r} (use {row[doc.lang]!r} for {row['English']!r}): "
+                             f"…{context}…")
+    return found
 
 
 def test_every_glossary_row_names_the_concept_in_every_language():
     rows = glossary_rows()
-    assert len(rows) >= 40
+    assert len(rows) >= 55
     for row in rows:
         assert all(row[key] for key in ("English", *LANGS)), row
         assert set(avoided(row)) <= set(LANGS), row
 
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*/*.ipynb"))
+def test_avoid_patterns_match_words_and_stems():
+    assert pattern("moment$").search("SGD, moment, Nesterov")
+    assert not pattern("moment$").search("momentum 0,9")
+    assert pattern("spätn* šíren*").search("spätné šírenie chyby")
+    assert pattern("úloha #").search("### Úloha 2: pomer")
+    assert not pattern("emitovan*").search("preemitovanje")
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_notebook_markdown_avoids_the_terms_the_glossary_rules_out(path):
-    lang, text = path.parent.name, markdown_of(path).lower()
-    offenders = []
-    for row in glossary_rows():
-        for stem in avoided(row).get(lang, []):
-            if re.search(rf"(?<!\w){re.escape(stem.lower())}", text):
-                offenders.append(f"{stem!r} (use {row[lang]!r} for {row['English']!r})")
-    assert not offenders, f"{lang}/{path.name}: " + "; ".join(offenders)
+def _params(docs):
+    params = []
+    for doc in docs:
+        marks = ([pytest.mark.xfail(strict=False, reason=KNOWN_FAILURES[doc.name])]
+                 if doc.name in KNOWN_FAILURES else [])
+        params.append(pytest.param(doc, id=doc.name, marks=marks))
+    return params
+
+
+@pytest.mark.parametrize("doc", _params([d for d in documents() if d.lang in LANGS]))
+def test_texts_avoid_the_terms_the_glossary_rules_out(doc):
+    found = offenders(doc)
+    assert not found, f"{doc.name}:\n" + "\n".join(found)

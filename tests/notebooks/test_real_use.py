@@ -5,6 +5,7 @@ port, and a notebook executed inside a fresh network namespace where only loopba
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -35,16 +36,16 @@ def get(url: str) -> tuple[int, bytes]:
         return response.status, response.read()
 
 
-@pytest.fixture(scope="module")
-def lab():
-    """A headless JupyterLab on notebooks/, as `make lab` starts it, with a known token."""
+@contextlib.contextmanager
+def running_lab(root: Path, log: Path):
+    """A headless JupyterLab on ``root``, as `make lab` starts it, with a known token."""
     port, token = free_port(), uuid.uuid4().hex
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
-           f"--port={port}", f"--IdentityProvider.token={token}",
-           f"--notebook-dir={ROOT / 'notebooks'}"]
+           f"--port={port}", f"--IdentityProvider.token={token}", f"--notebook-dir={root}"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with log.open("w") as stderr:
+        server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
@@ -54,11 +55,20 @@ def lab():
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                pytest.fail(f"JupyterLab did not start:\n{server.stderr.read()[-3000:]}")
+                pytest.fail(f"JupyterLab did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
-    yield base, token
-    server.terminate()
-    server.wait(timeout=30)
+    try:
+        yield base, token
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab on the course's notebooks/."""
+    with running_lab(ROOT / "notebooks", tmp_path_factory.mktemp("lab") / "log") as server:
+        yield server
 
 
 def test_lab_page_is_served_with_the_clashing_mathjax_disabled(lab):
@@ -145,3 +155,62 @@ def test_a_notebook_runs_with_the_network_disabled(tmp_path):
                             text=True, timeout=300, check=False, env=os.environ.copy())
     assert result.returncode == 0, result.stderr[-3000:]
     assert NOTEBOOK in result.stdout
+
+
+def browser_json(text: str):
+    """What ``JSON.parse`` in JupyterLab's page makes of ``text``, as Python values.
+
+    JavaScript has one number type: ``4.0`` arrives as 4 and ``JSON.stringify`` sends back
+    ``4``, which Python then reads as an int. Every other value survives unchanged.
+    """
+    def number(literal: str):
+        value = float(literal)
+        return int(value) if value.is_integer() and abs(value) < 1e21 else value
+
+    return json.loads(text, parse_float=number)
+
+
+def as_jupyterlab_sends(content: dict) -> dict:
+    """The notebook model JupyterLab 4 saves (``NotebookModel.toJSON``) for a notebook it
+    loaded and did not change: each cell's id, type, source, metadata, attachments if any,
+    outputs and execution count; the notebook's metadata and format version."""
+    cells = []
+    for cell in content["cells"]:
+        keys = ["id", "cell_type", "source", "metadata", "attachments"]
+        keys += ["outputs", "execution_count"] if cell["cell_type"] == "code" else []
+        cells.append({key: cell[key] for key in keys if key in cell})
+    return {"cells": cells, "metadata": content["metadata"], "nbformat": content["nbformat"],
+            "nbformat_minor": content["nbformat_minor"]}
+
+
+@pytest.fixture(scope="module")
+def lab_on_copies(tmp_path_factory):
+    """JupyterLab on a copy of every course notebook, free to save them."""
+    root = tmp_path_factory.mktemp("copies")
+    for path in sorted((ROOT / "notebooks").glob("*/*.ipynb")):
+        (root / path.parent.name).mkdir(exist_ok=True)
+        shutil.copy(path, root / path.parent.name / path.name)
+    with running_lab(root, tmp_path_factory.mktemp("lab") / "log") as server:
+        yield root, server
+
+
+NOTEBOOKS = sorted(f"{p.parent.name}/{p.name}" for p in (ROOT / "notebooks").glob("*/*.ipynb"))
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_saving_in_jupyterlab_leaves_a_committed_notebook_byte_for_byte_unchanged(
+        lab_on_copies, name):
+    """RISE's slide preview (Alt+R) saves the notebook: that must not dirty git."""
+    root, (base, token) = lab_on_copies
+    before = (root / name).read_bytes()
+    url = f"{base}/api/contents/{name}?token={token}"
+    _, body = get(f"{url}&type=notebook&content=1")
+    model = browser_json(body.decode("utf-8"))
+    assert model["type"] == "notebook"
+    payload = {"type": "notebook", "format": "json",
+               "content": as_jupyterlab_sends(model["content"])}
+    request = urllib.request.Request(url, data=json.dumps(payload).encode("utf-8"), method="PUT",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 200
+    assert (root / name).read_bytes() == before

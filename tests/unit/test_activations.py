@@ -218,6 +218,12 @@ def test_each_language_renders_markdown_and_html(lang):
         assert p.name(lang) in markdown
 
 
+def test_table_decimals_follow_the_language():
+    leaky = {lang: A.properties_table(lang)[3][t("activations.column.formula", lang=lang)]
+             for lang in ("sk", "en")}
+    assert "a = 0{,}01" in leaky["sk"] and "a = 0.01" in leaky["en"]
+
+
 def test_serbian_table_is_in_latin_script():
     assert not re.search("[\u0400-\u04ff]", A.render_properties("sr"))
 

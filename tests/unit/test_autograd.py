@@ -194,3 +194,18 @@ def test_draw_into_given_axes_puts_the_root_rightmost():
     root_text = next(text for text in ax.texts if text.get_text().startswith("L\n"))
     assert rightmost.get_x() < root_text.get_position()[0] < rightmost.get_x() + 2
     plt.close(fig)
+
+
+def test_bad_values_and_operations_without_a_real_result_are_localized_errors():
+    from course_lib.i18n import CourseError, t
+
+    cases = [(lambda: Value("2"), "autograd.bad_data"), (lambda: Value(1.0) / 0,
+                                                          "autograd.zero_division"),
+             (lambda: Value(0.0).log(), "autograd.log_domain"),
+             (lambda: Value(-2.0) ** 0.5, "autograd.pow_domain")]
+    for call, key in cases:
+        with pytest.raises(CourseError) as error:
+            call()
+        assert error.value.key == key
+        assert str(error.value) == t(key, **error.value.fields)
+    assert (Value(-2.0) ** 2).data == 4.0 and Value(3).data == 3.0

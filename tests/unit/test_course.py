@@ -83,3 +83,30 @@ def test_quick_profile_on_cpu_computes_in_one_thread(monkeypatch):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("lang", ["sk", "sr"])
+def test_cuda_without_a_gpu_is_refused_in_setup_in_the_students_language(lang, monkeypatch):
+    from course_lib.i18n import CourseError, t
+
+    monkeypatch.setenv("COURSE_DEVICE", "cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(CourseError) as err:
+        setup(lang, verbose=False)
+    assert str(err.value) == t("course.no_cuda", lang=lang, value="cuda")
+
+
+@pytest.mark.parametrize(("env", "seed", "key"), [
+    ({"COURSE_DEVICE": "gpu"}, 0, "course.bad_device"),
+    ({}, -1, "course.bad_seed"),
+    ({}, 2**32, "course.bad_seed"),
+    ({}, 1.5, "course.bad_seed"),
+])
+def test_a_bad_device_name_or_seed_is_explained_by_setup(env, seed, key, monkeypatch):
+    from course_lib.i18n import CourseError, t
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(CourseError) as err:
+        setup("ru", seed=seed, verbose=False)
+    assert err.value.key == key and str(err.value) == t(key, lang="ru", **err.value.fields)

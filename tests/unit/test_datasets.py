@@ -153,3 +153,12 @@ def test_bad_arguments_raise_value_error(tmp_path, kwargs, key):
     with pytest.raises(ValueError) as err:
         datasets.load(root=tmp_path, **kwargs)
     assert err.value.key == key
+
+
+def test_a_cifar_pickle_naming_a_missing_module_is_explained(tmp_path):
+    folder = write_cifar(tmp_path)
+    stranger = pickle.dumps(Image.new("L", (1, 1))).replace(b"PIL.Image", b"PIL.Gone_")
+    (folder / "data_batch_2").write_bytes(stranger)
+    with pytest.raises(CourseError) as err:
+        datasets.load("cifar10", tmp_path, lang="sr")
+    assert err.value.key == "datasets.corrupt" and "data_batch_2" in str(err.value)

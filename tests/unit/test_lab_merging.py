@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import CourseError, data, losses, models
+from course_lib import CourseError, data, losses, models, stacked
 from course_lib.labs.merging import algorithms as merging
 from course_lib.labs.merging import baselines as mb
 from course_lib.labs.merging.joined import join_layer, keep_indices
@@ -151,10 +151,18 @@ def test_error_driven_merge_returns_a_teacher_shaped_student_and_gate_statistics
     make().load_state_dict(result.student.state_dict())
     assert len(result.history["keep"]) == 3 and len(result.history["keep"][0]) == 2
     assert result.history["alpha"] == pytest.approx([1.0, 1.5, 2.25])
-    assert len(result.finetune["val_loss"]) == 2
     assert [len(k) for k in result.kept] == [8, 8]
-    assert all(0 <= f <= 1 for f in result.from_a())
+    width = 8  # the teachers' hidden width: indices below it are teacher A's units
+    assert result.from_a() == [(k < width).float().mean().item() for k in result.kept]
     assert result.epochs == {"merge": 3, "finetune": 2}
+
+
+def test_from_a_is_the_share_of_kept_units_below_the_teacher_width():
+    """Of a joined layer of 2 W units, indices 0 .. W - 1 are teacher A's, W .. 2 W - 1 B's."""
+    kept = [torch.tensor([0, 3, 4, 6]), torch.tensor([2, 3, 4]), torch.tensor([0, 1]),
+            torch.tensor([2, 3])]  # W = 4, 3, 2, 2: index W itself is B's first unit
+    result = merging.MergeResult(student=nn.Identity(), joined=None, kept=kept)
+    assert result.from_a() == pytest.approx([2 / 4, 1 / 3, 1.0, 0.0])
 
 
 def test_greedy_merge_copies_the_first_layer_and_regresses_the_rest(toy):
@@ -180,15 +188,27 @@ def test_comparison_spends_the_same_budget_and_formats_the_seed_table(toy):
     assert methods == ["teacher", "teacher", *mb.METHODS[1:]]
     budget = 2 * 2 + 2 + 1
     for row in rows:
-        if row["method"] not in ("teacher", "ensemble", "joined", "greedy"):
+        if row["method"] in mb.EQUAL_BUDGET:
             assert row["total"] == budget
         assert row["test_acc"] is None and row["test_loss"] > 0
     summary = mb.summarize(rows)
     assert summary[0]["n"] == 2 and summary[0]["metric"] == "test_loss"
     table = mb.format_table(summary, lang="en")
     assert "one model" in table and "3 x 2" in table and "2 + 2" in table
-    reference = mb.format_table(mb.RESNET18_IMAGENET, lang="sk")
-    assert "69.76 %" in reference and "70.28 %" in reference and "70.47 %" in reference
+    reference = mb.table(mb.RESNET18_IMAGENET, lang="sk")
+    for value in ("69,76\u00a0%", "70,28\u00a0%", "70,47\u00a0%"):
+        assert value in str(reference) and value in reference._repr_html_()
+
+
+def test_runs_of_a_comparison_do_not_depend_on_the_other_seeds(toy):
+    splits, make, _ = toy
+    kw = {"teacher_epochs": 2, "merge_epochs": 2, "finetune_epochs": 1, "lr": 1e-2,
+          "methods": ("teacher", "error_driven", "one_model")}
+    alone = mb.compare(make, splits, seeds=(1,), **kw)
+    both = [r for r in mb.compare(make, splits, seeds=(0, 1), **kw) if r["seed"] == 1]
+    for a, b in zip(alone, both, strict=True):
+        assert a["method"] == b["method"]
+        assert a["test_loss"] == pytest.approx(b["test_loss"], rel=1e-5)
 
 
 def test_ensemble_distillation_of_one_teacher_is_plain_distillation():
@@ -250,21 +270,118 @@ def test_bad_comparison_arguments_raise_a_localized_course_error(toy):
     assert err.value.key == "merging.not_positive"
 
 
-@pytest.mark.parametrize(("arch", "points"), [("lenet", 4), ("resnet20", 1 + 2 * 9),
-                                             ("resnet18", 1 + 2 * 8)])
-def test_greedy_merge_imitates_every_activation_of_a_convolutional_student(arch, points):
+def imitation_errors(student, joined, x):
+    """Per activation call and for the output: the mean squared error between the student's
+    values (training mode, as during the regression) and the greedy merge's targets, the joined
+    teachers' features of the units kept by the gates and the joined teachers' output."""
+
+    def record(model):
+        values = []
+        hooks = [m.register_forward_hook(lambda _m, _inputs, out: values.append(out))
+                 for m in model.modules() if isinstance(m, merging.ACTIVATIONS)]
+        with torch.no_grad():
+            out = model(x)
+        for hook in hooks:
+            hook.remove()
+        return [*values, out]
+
+    joined.eval()
+    joined.use_gates = False
+    *features, out = record(joined)
+    joined.use_gates = True
+    keeps = [keep_indices(g, g.num_features // 2) for g in joined.point_gates()]
+    targets = [f[:, k] for f, k in zip(features, keeps, strict=True)] + [out]
+    values = record(student.train())
+    return [((v - t) ** 2).mean().item() for v, t in zip(values, targets, strict=True)]
+
+
+@pytest.mark.parametrize(("arch", "points", "epochs"), [("lenet", 4, 3), ("resnet20", 1 + 2 * 9, 1),
+                                                        ("resnet18", 1 + 2 * 8, 1)])
+def test_greedy_merge_imitates_every_activation_of_a_convolutional_student(arch, points, epochs):
     """One regression step per ReLU call of the teacher (LeNet: 4; ResNet-20 and ResNet-18: the
     stem and two per block), then one for the output; the student keeps the teacher's
-    architecture."""
+    architecture, and at every point it ends closer to its target than the pruned joined model
+    it starts from (except where that one is exact already: LeNet's first layer is copied)."""
     make, shape = ARCHITECTURES[arch]
     torch.manual_seed(0)
     x = torch.rand(8, *shape[1:])
     splits = data.split(x, torch.randint(0, 4, (8,)), (0.5, 0.25, 0.25))
     a, b = (teacher(make, s).float() for s in (0, 1))
-    result = merging.greedy_merge(a, b, splits, gate_epochs=1, layer_epochs=1,
+    result = merging.greedy_merge(a, b, splits, gate_epochs=1, layer_epochs=epochs,
                                   finetune_epochs=0, batch_size=4)
     assert len(result.history["layer_loss"]) == points + 1
     make().load_state_dict(result.student.state_dict())
+    x_train = splits.train[:][0]
+    before = imitation_errors(result.joined.prune(), result.joined, x_train)
+    after = imitation_errors(result.student, result.joined, x_train)
+    for point, (start, end) in enumerate(zip(before, after, strict=True)):
+        assert end < start or start == end == 0.0, (point, start, end)
+    assert sum(start > 0 for start in before) >= points
+
+
+def test_greedy_split_spends_exactly_the_merging_epochs():
+    for merge_epochs, points in ((1, 3), (2, 20), (50, 3), (7, 5)):
+        gate, layer = merging.greedy_split(merge_epochs, points)
+        assert gate == -(-merge_epochs // 2)
+        assert gate + layer * points == pytest.approx(merge_epochs)
+
+
+def test_a_fraction_of_an_epoch_per_layer_takes_that_share_of_the_batches(toy):
+    splits, _, (a, b) = toy
+    joined = merging.join(a, b)
+    student = joined.prune()
+    steps = []
+    student.register_forward_pre_hook(lambda *args: steps.append(1))
+    merging.imitate_layers(student, joined, splits, 0.5, batch_size=10, lr=1e-2)
+    batches = -(-len(splits.train) // 10)
+    points = 3
+    assert len(steps) == points * round(0.5 * batches) + 1  # + the parameter assignment pass
+
+
+def test_fast_loaders_give_the_batches_of_splits_loaders(toy):
+    splits, _, _ = toy
+    fast, plain = merging.loaders(splits, 16, seed=3), splits.loaders(16, seed=3)
+    for ours, theirs in zip(fast, plain, strict=True):
+        for (x, y), (x2, y2) in zip(ours, theirs, strict=True):
+            torch.testing.assert_close(x, x2, rtol=0, atol=0)
+            torch.testing.assert_close(y, y2, rtol=0, atol=0)
+
+
+def test_batch_norm_models_on_cuda_train_one_by_one():
+    splits = data.split(torch.rand(8, 3, 32, 32), torch.arange(8) % 2, (0.5, 0.25, 0.25))
+    resnet, lenet = models.resnet20(num_classes=2), models.LeNet()
+    assert merging.can_stack(resnet, splits, "cpu") and merging.can_stack(lenet, splits, "cuda")
+    assert not merging.can_stack(resnet, splits, "cuda")
+    subset = data.Splits(torch.utils.data.Subset(splits.train, [0, 1]), splits.val, splits.test)
+    assert not merging.can_stack(lenet, subset, "cpu")
+
+
+def test_stacked_distillation_equals_distilling_each_run_alone():
+    """Float64: every run's student, trained together with the others, is the student trained
+    alone on its own teachers' ensemble, step by step as ``stacked.Orders`` shuffles."""
+    torch.manual_seed(0)
+    x = torch.randn(40, 3, dtype=torch.float64)
+    labels = data.split(x, (x.sum(1) > 0).long(), (0.5, 0.25, 0.25))
+    make = lambda: models.mlp([3, 6, 2]).double()  # noqa: E731
+    pairs = [[mb.fresh_runs(make, labels, 1, seeds=[s])[0] for s in (k, k + 1)]
+             for k in (10, 20)]
+    seeds = [5, 6]
+    students = mb.distill_runs(make, labels, pairs, 2, seeds=seeds, lr=1e-2, batch_size=8)
+    for student, pair, seed in zip(students, pairs, seeds, strict=True):
+        (reference,) = stacked.seeded(make, [seed])
+        optimizer = torch.optim.Adam(reference.parameters(), lr=1e-2)
+        loss = mb.ensemble_loss(pair, regression=False)
+        xt, yt = labels.train.tensors
+        orders = stacked.Orders([seed], len(yt))
+        for _ in range(2):
+            order = orders.epoch()[0]
+            for start in range(0, len(yt), 8):
+                idx = order[start: start + 8]
+                optimizer.zero_grad()
+                loss(reference, xt[idx], yt[idx]).backward()
+                optimizer.step()
+        for p, q in zip(student.parameters(), reference.parameters(), strict=True):
+            torch.testing.assert_close(p, q, rtol=1e-10, atol=1e-12)
 
 
 def test_task_is_read_from_any_dataset_of_pairs():
@@ -274,3 +391,19 @@ def test_task_is_read_from_any_dataset_of_pairs():
     subset = torch.utils.data.Subset(labels.train, [0, 1])
     assert not merging.is_regression(data.Splits(subset, labels.val, labels.test))
     assert merging.is_regression(data.split(x, x, (0.5, 0.25, 0.25)))
+
+
+@pytest.mark.parametrize("method", ["error_driven", "greedy"])
+def test_a_merge_on_an_empty_training_split_is_refused_before_any_step(method):
+    empty = torch.utils.data.TensorDataset(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long))
+    full = torch.utils.data.TensorDataset(torch.zeros(4, 3), torch.zeros(4, dtype=torch.long))
+    splits = data.Splits(empty, full, full)
+    a, b = (models.mlp([3, 8, 2]) for _ in range(2))
+    with pytest.raises(CourseError) as err:
+        if method == "error_driven":
+            merging.error_driven_merge(a, b, splits, merge_epochs=1, finetune_epochs=1,
+                                       batch_size=2)
+        else:
+            merging.greedy_merge(a, b, splits, gate_epochs=1, layer_epochs=1, finetune_epochs=1,
+                                 batch_size=2)
+    assert err.value.key == "data.no_train_examples"

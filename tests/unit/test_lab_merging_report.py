@@ -51,3 +51,58 @@ def test_the_toy_inputs_are_standardized_with_training_statistics_and_targets_ke
 
 def test_the_toy_model_is_the_talks_1_100_1_regressor():
     assert models.count_parameters(merging_toy.make_toy()) == 301
+
+
+def table_of(**means):
+    """A loss table with a spread of 0.01 for every method of the same budget."""
+    return [row(method, mean, 0.01) for method, mean in means.items()]
+
+
+def test_every_method_of_the_same_budget_appears_in_each_merging_line():
+    summary = table_of(error_driven=0.30, greedy=0.33, one_model=0.29, bo3=0.40,
+                       teacher_finetuned=0.20, distillation=0.31)
+    lines = merging_report.verdicts(summary, lang="en")
+    assert len(lines) == 2
+    for line, method in zip(lines, ("error-driven", "greedy"), strict=True):
+        assert line.startswith(method)
+        for name in ("one model", "best of 3", "better teacher fine-tuned", "distillation"):
+            assert name in line
+    assert "better than best of 3 (bo3) (0.4000)" in lines[0]
+    assert "worse than better teacher fine-tuned (0.2000)" in lines[0]
+    assert "within the spread over seeds: one model (0.2900), distillation" in lines[0]
+
+
+def test_a_verdict_sentence_names_the_better_method_first():
+    summary = table_of(error_driven=0.30, one_model=0.25)
+    text = merging_report.sentence(summary, "error_driven", "one_model", lang="en")
+    assert text.startswith("one model (0.2500) is better than error-driven merging (0.3000)")
+    slovak = merging_report.sentence(summary, "error_driven", "one_model", lang="sk")
+    assert "Lepší výsledok má jeden model (0,2500)" in slovak
+
+
+def test_the_best_method_and_those_within_its_spread():
+    summary = table_of(error_driven=0.300, greedy=0.305, one_model=0.29, bo3=0.40)
+    assert merging_report.best(summary) == ("one_model", ["error_driven", "greedy"])
+    alone = table_of(error_driven=0.30, one_model=0.10)
+    assert merging_report.best(alone) == ("one_model", [])
+    assert "every other method is worse" in merging_report.best_sentence(alone, lang="en")
+
+
+def test_the_joined_note_says_which_of_joined_and_student_is_better():
+    summary = [row("joined", 0.9, 0.01, metric="test_acc") | {"params": 400},
+               row("error_driven", 0.8, 0.01, metric="test_acc") | {"params": 100,
+                                                                    "finetuning": "3"}]
+    note = merging_report.joined_note(summary, lang="en")
+    assert note.startswith("The gated joined model (90.00%) is better")
+    assert "400 parameters" in note and "3 epochs of fine-tuning" in note
+    summary[0]["mean"] = 0.7
+    assert merging_report.joined_note(summary, lang="en").startswith("The error-driven student")
+    assert merging_report.joined_note(table_of(one_model=0.3), lang="en") is None
+
+
+def test_accuracies_at_or_below_chance_are_named():
+    summary = [row("teacher", 0.09, 0.0, metric="test_acc"),
+               row("one_model", 0.5, 0.0, metric="test_acc")]
+    note = merging_report.chance_note(summary, 10, lang="en")
+    assert "teacher" in note and "one model" not in note
+    assert merging_report.chance_note(summary[1:], 10, lang="en") is None

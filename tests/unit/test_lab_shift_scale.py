@@ -1,5 +1,7 @@
-"""Lab 09 (course_lib.labs.shift_scale: runner and analysis): cache keys, atomic writes, resuming a
-grid, bad hyper-parameters, the summaries behind the thesis' conclusions, and one committed run
+"""Lab 09 (course_lib.labs.shift_scale: tasks, runner, batched, analysis, the command line):
+cache keys, atomic writes, resuming a grid, bad hyper-parameters, the three data parts, the
+thesis' order of the layers, stacked training equal to one by one, honest selection (learning
+rate on validation, reported error on test), the summaries and verdicts, and committed runs
 re-created from scratch."""
 
 import dataclasses
@@ -10,25 +12,32 @@ import pytest
 import torch
 
 from course_lib import CourseError
+from course_lib.labs.shift_scale import __main__ as cli
 from course_lib.labs.shift_scale import analysis as L
+from course_lib.labs.shift_scale import batched as B
 from course_lib.labs.shift_scale import runner as E
+from course_lib.labs.shift_scale import tasks
 from course_lib.models import thesis_net
+from course_lib.normalization import Scale, Shift
 
-TINY = E.RunConfig("mlp", "shift_scale_layer", n_train=100, n_val=50, epochs=1, widths=(4,))
+TINY = E.RunConfig("mlp", "shift_scale_layer", n_train=100, n_val=50, n_test=50, epochs=1,
+                   widths=(4,))
 
 
 def test_the_cache_key_hashes_the_canonical_config_and_stays_the_same():
     config = E.RunConfig("fcn", "none")
     assert config.canonical() == (
-        '{"arch":"fcn","batch_size":50,"dataset":"mnist","dropout":0.0,"epochs":4,"lr":0.04,'
-        '"n_train":2000,"n_val":500,"seed":0,"variant":"none","widths":[8,16]}')
-    assert config.key() == "48605059d4"
-    assert config.file_name() == "fcn_none_mnist_p0_lr0.04_s0_48605059d4.json"
+        '{"arch":"fcn","batch_size":50,"dataset":"mnist14","dropout":0.0,"epochs":4,"lr":0.04,'
+        '"n_test":500,"n_train":2000,"n_val":500,"order":"shift_scale","seed":0,'
+        '"variant":"none","widths":[8,16]}')
+    assert config.key() == "3573aecd96"
+    assert config.file_name() == "fcn_none_mnist14_p0_lr0.04_s0_3573aecd96.json"
     assert E.RunConfig("fcn", "none", widths=[8, 16], dropout=0).key() == config.key()
 
 
 @pytest.mark.parametrize("change", [{"lr": 0.08}, {"seed": 1}, {"epochs": 5}, {"widths": (8,)},
-                                    {"dropout": 0.2}, {"n_val": 499}, {"batch_size": 25}])
+                                    {"dropout": 0.2}, {"n_val": 499}, {"batch_size": 25},
+                                    {"n_test": 499}, {"order": "scale_shift"}])
 def test_any_change_of_the_config_changes_the_key(change):
     config = E.RunConfig("fcn", "none")
     assert dataclasses.replace(config, **change).key() != config.key()
@@ -40,10 +49,12 @@ def test_any_change_of_the_config_changes_the_key(change):
     ({"arch": "cnn"}, "experiments.unknown_arch"),
     ({"variant": "shift_scale_mixed"}, "experiments.unknown_variant"),
     ({"dataset": "cifar1000"}, "experiments.unknown_dataset"),
+    ({"order": "scale_then_shift"}, "experiments.unknown_order"),
     ({"dropout": 1.0}, "models.bad_dropout"),
     ({"dropout": "0.2"}, "models.bad_dropout"),
     ({"epochs": 0}, "experiments.not_positive"),
     ({"seed": -1}, "experiments.not_positive"),
+    ({"n_test": 0}, "experiments.not_positive"),
     ({"widths": (8, 0)}, "experiments.not_positive"),
     ({"batch_size": 2.5}, "experiments.not_positive"),
 ])
@@ -78,7 +89,8 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path, mon
 def fake_record(config, **curves):
     return {**dataclasses.asdict(config), "steps": [1], "train_error_ema": [0.5],
             "train_loss_ema": [1.0], "epoch_steps": [1], "val_error": [0.5], "val_loss": [1.0],
-            "train_error": [0.4], "learned": [], "diverged": False, **curves}
+            "train_error": [0.4], "test_error": 0.5, "test_loss": 1.0, "learned": [],
+            "diverged": False, **curves}
 
 
 def test_a_grid_resumes_training_only_the_runs_that_did_not_finish(tmp_path, monkeypatch):
@@ -104,16 +116,17 @@ def test_a_grid_resumes_training_only_the_runs_that_did_not_finish(tmp_path, mon
     assert len(calls) == 5
 
 
-def test_a_real_run_records_the_curves_and_learned_values(tmp_path):
+def test_a_real_run_records_the_curves_the_test_error_and_learned_values(tmp_path):
     record = E.run(TINY, cache=tmp_path)
     assert E.config_of(record) == TINY
     steps = TINY.n_train // TINY.batch_size * TINY.epochs
     assert record["steps"][-1] == steps == record["epoch_steps"][-1]
     assert len(record["train_error_ema"]) == len(record["steps"]) == len(record["train_loss_ema"])
     assert len(record["val_error"]) == TINY.epochs == len(record["train_error"])
+    assert 0 <= record["test_error"] <= 1 and record["test_loss"] > 0
     assert [(e["kind"], e["position"]) for e in record["learned"]] == [
-        ("scale", 0), ("shift", 0), ("scale", 1), ("shift", 1)]
-    assert (tmp_path / TINY.file_name()).stat().st_size < 4000
+        ("shift", 0), ("scale", 0), ("shift", 1), ("scale", 1)]
+    assert (tmp_path / TINY.file_name()).stat().st_size < 3000
     assert E.load(TINY, cache=tmp_path) == record
 
 
@@ -125,29 +138,148 @@ def test_a_run_depends_on_its_seed_only_and_leaves_the_global_generator_alone():
     assert torch.equal(torch.random.get_rng_state(), state)
     torch.manual_seed(7)
     second = E.train(config)
-    for key in ("train_error_ema", "train_loss_ema", "val_error", "learned"):
+    for key in ("train_error_ema", "train_loss_ema", "val_error", "test_error", "learned"):
         assert first[key] == second[key]
     assert E.train(dataclasses.replace(config, seed=1))["train_loss_ema"] != first[
         "train_loss_ema"]
 
 
-def test_pairs_of_digits_have_100_classes_and_two_channels():
-    x, y, x_val, y_val = E.task_data("mnist_pairs", 600, 100)
-    assert x.shape == (600, 2, 14, 14) and x_val.shape == (100, 2, 14, 14)
-    assert 0 <= y.min() and y.max() <= 99 and len(y.unique()) > 90
-    assert abs(x.mean().item()) < 1e-4
+# ---- the data: training, validation and test parts ----------------------------------------
+
+
+def test_every_task_has_disjoint_training_validation_and_test_parts():
+    task = E.task_data("mnist14", 3500, 750, 750)
+    assert [len(part) for part in task] == [3500] * 2 + [750] * 4
+    rows = [{bytes(x.numpy()) for x in part} for part in (task.x_train, task.x_val, task.x_test)]
+    assert not (rows[0] & rows[1] or rows[0] & rows[2] or rows[1] & rows[2])
+    assert E.task_data("mnist28", 10, 10, 10).x_train.shape == (10, 1, 28, 28)
+
+
+def test_pairs_of_digits_have_100_classes_and_each_part_draws_its_own_pairs():
+    task = E.task_data("mnist14_pairs", 600, 100, 100)
+    assert task.x_train.shape == (600, 2, 14, 14) and task.x_val.shape == (100, 2, 14, 14)
+    assert 0 <= task.y_train.min() and task.y_train.max() <= 99 and len(task.y_train.unique()) > 90
+    assert abs(task.x_train.mean().item()) < 1e-4
+    assert len(set(tasks.PAIR_SEEDS.values())) == 3
+    seen = {bytes(x.numpy()) for x in task.x_train}
+    assert not any(bytes(x.numpy()) in seen for x in (*task.x_val, *task.x_test))
+    assert E.task_data("mnist28_pairs", 20, 5, 5).x_test.shape == (5, 2, 28, 28)
+
+
+def test_pairs_are_the_same_on_every_machine_and_each_part_has_its_own_seed():
+    """Golden values of today's code: labels of the first pairs and sum_i i * y_i per part."""
+    task = E.task_data("mnist14_pairs", 600, 100, 100)
+    assert [y[:8].tolist() for y in (task.y_train, task.y_val, task.y_test)] == [
+        [1, 23, 78, 93, 40, 99, 79, 86], [6, 69, 7, 22, 19, 7, 36, 56],
+        [77, 99, 31, 28, 52, 20, 39, 51]]
+    assert [int((y * torch.arange(1, len(y) + 1)).sum())
+            for y in (task.y_train, task.y_val, task.y_test)] == [8796970, 267091, 269158]
+    digits = torch.arange(10.0).reshape(10, 1, 1, 1)  # label 10 i + j: the pair (i, j) drawn
+    drawn = [tasks.pairs(digits, torch.arange(10), 6, seed)[1].tolist()
+             for seed in tasks.PAIR_SEEDS.values()]
+    assert drawn == [[51, 91, 49, 82, 38, 39], [82, 75, 10, 41, 80, 91], [60, 85, 71, 79, 4, 1]]
 
 
 def test_too_many_examples():
     with pytest.raises(CourseError) as err:
-        E.task_data("mnist", 4000, 10)
+        E.task_data("mnist14", 4000, 10, 10)
+    assert err.value.key == "experiments.too_many" and "750" in str(err.value)
+    with pytest.raises(CourseError) as err:
+        E.task_data("mnist14", 10, 10, 751)
     assert err.value.key == "experiments.too_many"
 
 
-def synthetic(variant, lr, seed, val, train, ema):
+# ---- the order of the layers ----------------------------------------------------------------
+
+
+def test_the_thesis_net_shifts_then_scales_by_default_and_scales_then_shifts_on_request():
+    def kinds(order=None):
+        kw = {} if order is None else {"order": order}
+        net = thesis_net("mlp", "shift_scale_layer", in_shape=(1, 4, 4), widths=(3,), **kw)
+        return [type(m) for m in net if isinstance(m, Scale | Shift)]
+
+    assert kinds() == kinds("shift_scale") == [Shift, Scale, Shift, Scale]
+    assert kinds("scale_shift") == [Scale, Shift, Scale, Shift]
+    assert E.RunConfig("fcn", "none").order == "shift_scale"
+    record = E.train(dataclasses.replace(TINY, order="scale_shift"))
+    assert [e["kind"] for e in record["learned"]] == ["scale", "shift", "scale", "shift"]
+
+
+# ---- stacked training --------------------------------------------------------------------
+
+
+def group_of(base):
+    return [dataclasses.replace(base, lr=lr, seed=seed) for lr in (0.02, 0.08) for seed in (0, 1)]
+
+
+@pytest.mark.parametrize(("arch", "variant", "widths"), [
+    ("fcn", "batch_norm", (3, 4)), ("fcn", "shift_scale_element", (3, 4)),
+    ("mlp", "shift_scale_layer", (6,))])
+def test_stacked_runs_equal_the_runs_trained_one_by_one_in_float64(arch, variant, widths):
+    """Four runs (two learning rates, two seeds) trained as one stacked model give each run's
+    own curves, test error and learned values; batch norm keeps per-run statistics."""
+    base = E.RunConfig(arch, variant, n_train=40, n_val=20, n_test=20, epochs=2, batch_size=10,
+                       widths=widths)
+    stacked = B.train_group(group_of(base), dtype=torch.float64)
+    for config, together in zip(group_of(base), stacked, strict=True):
+        alone = E.train(config, dtype=torch.float64)
+        assert together["stacked"] == 4 and E.config_of(together) == config
+        for key in ("steps", "epoch_steps", "diverged"):
+            assert together[key] == alone[key]
+        for key in ("train_error_ema", "train_loss_ema", "val_error", "val_loss", "train_error"):
+            torch.testing.assert_close(torch.tensor(together[key]), torch.tensor(alone[key]),
+                                       rtol=0, atol=1.1e-5)  # records keep 5 decimals
+        assert together["test_error"] == alone["test_error"]
+        assert abs(together["test_loss"] - alone["test_loss"]) <= 1.1e-5
+        for a, b in zip(together["learned"], alone["learned"], strict=True):
+            assert abs(a["mean"] - b["mean"]) <= 1.1e-5
+
+
+def test_with_dropout_each_stacked_run_draws_its_own_masks():
+    """The same run twice in one stack: same weights and batches, so only the dropout masks
+    can make them differ, and they do."""
+    config = dataclasses.replace(TINY, dropout=0.5)
+    twice = B.train_group([config, config])
+    assert twice[0]["train_loss_ema"] != twice[1]["train_loss_ema"]
+    assert not any(r["diverged"] for r in twice)
+    without = B.train_group([TINY, TINY])
+    assert without[0]["train_loss_ema"] == without[1]["train_loss_ema"]
+
+
+def test_a_stack_takes_only_runs_of_one_group():
+    with pytest.raises(CourseError) as err:
+        B.train_group([TINY, dataclasses.replace(TINY, epochs=2)])
+    assert err.value.key == "experiments.mixed_group"
+    assert [len(g) for g in E.groups([TINY, dataclasses.replace(TINY, lr=0.08),
+                                      dataclasses.replace(TINY, epochs=2)])] == [2, 1]
+
+
+def test_the_full_grid_command_trains_a_tiny_copy_stacked_and_resumes(tmp_path, capsys,
+                                                                      monkeypatch):
+    """The command of the full profile, on toy sizes and experiment 4 (the mlp with dropout)
+    on the CPU: every run written, stacked by group; a second call trains nothing."""
+    monkeypatch.setattr(L.datasets, "available", lambda name, root=None: False)
+    args = ["--profile", "full", "--tiny", "--experiments", "4", "--out", str(tmp_path),
+            "--device", "cpu"]
+    assert cli.main(args) == 0
+    configs = cli.grid("full", [4], toy=True)
+    assert len(configs) == 5 * 3 * 2 and {c.dataset for c in configs} == {"mnist28"}
+    records = E.load_runs(configs, cache=tmp_path)
+    assert len(records) == len(configs) == len(list(tmp_path.iterdir()))
+    assert {r["stacked"] for r in records} == {6}
+    assert "trained 30 runs" in capsys.readouterr().out
+    cli.main(args)
+    assert "trained 0 runs" in capsys.readouterr().out
+
+
+# ---- the analysis: selection on validation, report on test ---------------------------------
+
+
+def synthetic(variant, lr, seed, val, train, ema, test=None):
     config = E.RunConfig("fcn", variant, lr=lr, seed=seed)
     return fake_record(config, steps=[10, 20, 30], train_error_ema=ema, val_error=[0.9, val],
-                       train_error=[0.9, train])
+                       train_error=[0.9, train], test_error=val if test is None else test,
+                       n_test=1000)
 
 
 def synthetic_experiment():
@@ -171,32 +303,71 @@ def test_best_lr_is_chosen_on_the_mean_validation_error_over_seeds():
     assert [r["seed"] for r in L.best_runs(records)["shift_scale_layer"]] == [0, 1]
 
 
+def test_the_reported_error_is_the_test_error_at_the_rate_chosen_on_validation():
+    """Honest selection: a rate whose test error is lower but whose validation error is not
+    is never picked, and the number reported is the test error, not the validation error."""
+    records = [synthetic("none", 0.02, 0, val=0.30, train=0.2, ema=[0.5], test=0.33),
+               synthetic("none", 0.04, 0, val=0.31, train=0.2, ema=[0.5], test=0.10)]
+    row = L.summary(records)["variants"]["none"]
+    assert (row["lr"], row["val_error"], row["test_error"]) == (0.02, 0.30, 0.33)
+    assert row["gap"] == pytest.approx(0.13)
+
+
 def test_summary_checks_the_four_claims_of_the_thesis():
     s = L.summary(synthetic_experiment())
     assert s["threshold"] == 0.3
     rows = s["variants"]
-    assert rows["shift_scale_layer"]["val_error"] == pytest.approx(0.35)
+    assert rows["shift_scale_layer"]["test_error"] == pytest.approx(0.35)
     assert rows["shift_scale_layer"]["gap"] == pytest.approx(0.2)
     assert rows["none"]["steps_to"] == 30 and rows["shift_scale_layer"]["steps_to"] == 20
     assert s["best_new"] == "shift_scale_layer"
     assert s["conclusions"] == {"layer_best": True, "faster_than_none": True, "overfits": True,
                                 "batch_norm_better": True}
-    table = L.conclusions_table({1: s, 2: L.summary(synthetic_experiment()[:2])}, lang="en")
-    assert "batch norm is still better" in table and "yes" in table and " -" in table
+
+
+def test_the_verdict_table_shows_every_profile_it_is_given():
+    one = {1: L.summary(synthetic_experiment()), 2: L.summary(synthetic_experiment()[:2])}
+    table = L.verdict_table({"quick": one}, lang="en")
+    assert table.header[2:] == ["experiment 1", "experiment 2"]
+    assert table.rows[-1][:3] == ["batch norm is still better", "yes", "yes"]
+    assert table.rows[-1][3] == "-"
+    both = L.verdict_table({"quick": one, "full": one}, lang="en")
+    assert both.rows[0][2] == "yes / yes" and "quick / full" in both.caption
+    assert "<table>" in both._repr_html_() and "yes / yes" in str(both)
+
+
+def test_the_verdict_names_every_variant_and_both_baselines():
+    s = L.summary(synthetic_experiment())
+    text = L.verdict(s, lang="en")
+    for variant in s["variants"]:
+        assert L.variant_label(variant, "en") in text
+    assert "better than “none” by 5.0 percentage points" in text
+    assert "worse than “batch norm” by 15.0 percentage points" in text
+    assert "about 1.5 percentage points" in text  # sqrt(0.335 * 0.665 / 1000)
+    assert "20,0\u00a0%" in L.verdict(s, lang="sk")
+
+
+def test_the_summary_table_has_a_row_per_variant_in_the_course_language():
+    table = L.summary_table(L.summary(synthetic_experiment()), lang="sk")
+    assert [row[0] for row in table.rows] == [L.variant_label(v, "sk") for v in
+                                              ("none", "shift_layer", "shift_scale_layer",
+                                               "batch_norm")]
+    assert table.rows[0][1:4] == ["0,02", "40,0\u00a0%", "40,0\u00a0%"]
 
 
 def test_a_diverged_run_counts_as_all_wrong():
     record = synthetic("none", 0.08, 0, 0.1, 0.1, [0.5, 0.5, 0.5])
-    assert L.final_val_error(record) == 0.1
-    assert L.final_val_error({**record, "diverged": True}) == 1.0
+    assert L.final_val_error(record) == L.final_test_error(record) == 0.1
+    diverged = {**record, "diverged": True, "test_error": None}
+    assert L.final_val_error(diverged) == L.final_test_error(diverged) == 1.0
 
 
 def test_learned_values_are_collected_per_place_across_seeds():
     def learned(a, b):
-        return [{"kind": "scale", "position": 0, "values": [a]},
-                {"kind": "shift", "position": 0, "values": [b]},
-                {"kind": "scale", "position": 1, "values": [a + 1]},
-                {"kind": "shift", "position": 1, "values": [b + 1]}]
+        return [{"kind": "shift", "position": 0, "values": [b]},
+                {"kind": "scale", "position": 0, "values": [a]},
+                {"kind": "shift", "position": 1, "values": [b + 1]},
+                {"kind": "scale", "position": 1, "values": [a + 1]}]
 
     records = [{"learned": learned(0.5, 0.1)}, {"learned": learned(0.7, -0.1)}]
     assert L.learned_values(records) == {"scale": [[0.5, 1.5], [0.7, 1.7]],
@@ -205,9 +376,9 @@ def test_learned_values_are_collected_per_place_across_seeds():
 
 def test_shift_and_scale_values_are_updated_by_their_gradient_like_weights():
     model = thesis_net("mlp", "shift_scale_layer", in_shape=(1, 14, 14), widths=(8,))
-    x, y = E.task_data("mnist", 100, 50)[:2]
+    x, y = E.task_data("mnist14", 100, 50, 50)[:2]
     steps = L.gradient_step(model, x[:20], y[:20], lr=0.04)
-    assert [s["kind"] for s in steps] == ["scale", "shift", "scale", "shift"]
+    assert [s["kind"] for s in steps] == ["shift", "scale", "shift", "scale"]
     for s in steps:
         assert s["grad"].abs() > 0
         torch.testing.assert_close(s["after"], s["before"] - 0.04 * s["grad"])
@@ -218,7 +389,8 @@ def test_online_learning_batch_norm_cannot_train_on_one_vector(tmp_path):
     assert "(1, 128)" in results["batch_norm"]["error"]
     assert results["shift_scale_layer"]["error"] is None
     assert results["shift_scale_layer"]["steps"][-1] == 30
-    assert len(list(tmp_path.iterdir())) == 1
+    assert 0 <= results["shift_scale_layer"]["test_error"] <= 1
+    assert [p.name for p in tmp_path.iterdir()] == ["online_mlp_shift_scale_n30_lr0.002_s0.json"]
     again = L.online_learning("mlp", steps=30, cache=tmp_path, lang="sk")
     assert again["shift_scale_layer"] == results["shift_scale_layer"]
     assert "Dávková normalizácia" in again["batch_norm"]["error"]
@@ -226,18 +398,19 @@ def test_online_learning_batch_norm_cannot_train_on_one_vector(tmp_path):
 
 def test_the_online_runs_of_the_notebook_are_committed():
     for arch in ("mlp", "fcn"):
-        name = f"online_{arch}_n{L.ONLINE_STEPS}_lr{L.ONLINE_LR:g}_s0.json"
+        name = f"online_{arch}_shift_scale_n{L.ONLINE_STEPS}_lr{L.ONLINE_LR:g}_s0.json"
         assert (E.PACKAGE_RUNS / "quick" / name).is_file()
 
 
-def test_the_quick_grid_has_the_six_experiments_and_is_committed():
+def test_the_quick_grid_has_the_six_experiments_the_extensions_and_is_committed():
     configs = L.grid_configs("quick")
     per_experiment = [len(L.experiment_configs(n, "quick")) for n in L.EXPERIMENTS]
     assert per_experiment == [11 * 3 * 2] + [5 * 3 * 2] * 5
-    assert len(configs) == sum(per_experiment) + len(L.LEARNED_SEEDS)
+    assert len(configs) == sum(per_experiment) + len(L.LEARNED_SEEDS) + 3 * 2
+    assert {c.order for c in L.order_configs("quick")} == {"scale_shift"}
     assert len(E.load_runs(configs, cache=E.PACKAGE_RUNS / "quick")) == len(configs)
     size = sum(p.stat().st_size for p in (E.PACKAGE_RUNS / "quick").iterdir())
-    assert size < 1_000_000
+    assert size < 600_000
 
 
 def test_a_committed_run_is_reproduced_from_scratch():
@@ -250,19 +423,92 @@ def test_a_committed_run_is_reproduced_from_scratch():
     for key in ("train_error_ema", "train_loss_ema", "val_error", "val_loss", "train_error"):
         torch.testing.assert_close(torch.tensor(fresh[key]), torch.tensor(stored[key]),
                                    rtol=0, atol=1e-4)
+    assert abs(fresh["test_error"] - stored["test_error"]) < 1e-4
 
 
-def test_the_full_profile_uses_cifar_when_present_else_the_quick_runs(monkeypatch, capsys):
+def test_the_full_profile_uses_cifar_when_present_else_the_full_size_stand_ins(monkeypatch,
+                                                                               capsys):
     monkeypatch.setattr(L, "_FALLBACK_SAID", set())
     monkeypatch.setattr(L.datasets, "available", lambda name, root=None: True)
     full = L.experiment_configs(5, "full")
-    assert {(c.dataset, c.n_train, c.widths, c.dropout) for c in full} == {
-        ("cifar100", 45000, (32, 64, 128), 0.0)}
+    assert {(c.dataset, c.n_train, c.n_test, c.widths, c.dropout) for c in full} == {
+        ("cifar100", 45000, 10000, (32, 64, 128), 0.0)}
     monkeypatch.setattr(L.datasets, "available", lambda name, root=None: False)
     said = []
     for _ in range(2):
         sizes = L.task_sizes(10, "full", lang="en", echo=said.append)
-        assert sizes == {**L.SIZES["quick"][10], "profile": "quick"}
-    assert len(said) == 1 and "cifar10" in said[0] and "mnist" in said[0]
-    assert L.experiment_configs(6, "full") == L.experiment_configs(6, "quick")
+        assert sizes == {**L.SIZES["full_offline"][10], "sizes": "full_offline"}
+    assert len(said) == 1 and "cifar10" in said[0] and "mnist28" in said[0]
+    assert {c.dataset for c in L.experiment_configs(6, "full")} == {"mnist28_pairs"}
     assert "cifar100" in capsys.readouterr().out
+
+
+def test_the_committed_full_profile_runs_cover_the_offline_full_grid(monkeypatch):
+    monkeypatch.setattr(L.datasets, "available", lambda name, root=None: False)
+    configs = L.grid_configs("full")
+    found = E.load_runs(configs, cache=E.PACKAGE_RUNS / "full")
+    assert len(found) == len(configs) == 230
+    assert all(r["stacked"] >= 6 and r["dataset"] in ("mnist28", "mnist28_pairs") for r in found)
+
+
+# ---- the runs cache: never a finished run lost, never a crash after training -----------------
+
+def fake_training(monkeypatch, calls):
+    """``runner.train`` replaced by a record made at once, counting the calls."""
+    def train(config, device=None):
+        calls.append(config)
+        return {**dataclasses.asdict(config), "test_error": 0.25}
+
+    monkeypatch.setattr(E, "train", train)
+
+
+def test_a_default_cache_that_cannot_be_written_falls_back_to_the_users_cache(tmp_path,
+                                                                              monkeypatch):
+    blocked = tmp_path / "read-only"
+    blocked.write_text("the package's folder of a shared install, as a file: not writable")
+    monkeypatch.setattr(E, "REPO_RUNS", blocked / "runs" / "shift_scale")
+    with pytest.warns(UserWarning) as caught:
+        folder = E.cache_dir({"XDG_CACHE_HOME": str(tmp_path / "home-cache")})
+    assert folder == tmp_path / "home-cache" / "course_lib" / "runs" / "shift_scale"
+    assert len(caught) == 1 and str(folder) in str(caught[0].message)
+
+
+def test_course_runs_pointing_at_a_file_is_refused_before_any_training(tmp_path, monkeypatch):
+    calls = []
+    fake_training(monkeypatch, calls)
+    plain = tmp_path / "runs.txt"
+    plain.write_text("not a folder")
+    monkeypatch.setenv("COURSE_RUNS", str(plain))
+    for call in (lambda: E.run(TINY), lambda: E.run_grid([TINY], progress=False, lang="sk")):
+        with pytest.raises(CourseError) as err:
+            call()
+        assert err.value.key == "experiments.cache_unwritable" and "COURSE_RUNS" in str(err.value)
+    assert calls == []
+
+
+def test_a_finished_run_is_kept_in_memory_when_its_file_cannot_be_written(tmp_path, monkeypatch):
+    calls = []
+    fake_training(monkeypatch, calls)
+
+    def full_disk(path, obj):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(E, "write_json", full_disk)
+    with pytest.warns(UserWarning, match="No space left on device") as caught:
+        records = E.run_grid([TINY, dataclasses.replace(TINY, seed=1)], cache=tmp_path,
+                             progress=False)
+        record = E.run(TINY, cache=tmp_path)
+    assert [r["test_error"] for r in records] == [0.25, 0.25] and len(calls) == 3
+    assert TINY.file_name() in str(caught[0].message) and record["widths"] == TINY.widths
+
+
+def test_a_truncated_cached_run_counts_as_missing_and_is_trained_again(tmp_path, monkeypatch):
+    calls = []
+    fake_training(monkeypatch, calls)
+    E.run(TINY, cache=tmp_path)
+    path = tmp_path / TINY.file_name()
+    path.write_text(path.read_text()[:40])
+    with pytest.warns(UserWarning, match=TINY.file_name()):
+        record = E.run(TINY, cache=tmp_path)
+    assert record["test_error"] == 0.25 and len(calls) == 2
+    assert json.loads(path.read_text())["test_error"] == 0.25

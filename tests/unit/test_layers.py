@@ -12,6 +12,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from course_lib import layers as L
+from course_lib.i18n import CourseError
 
 TOL = {"rtol": 1e-8, "atol": 1e-8}
 
@@ -155,8 +156,9 @@ def test_dropout_backward_uses_the_forward_mask(inverted, train, shape, p, seed)
 
 @pytest.mark.parametrize("p", [-0.1, 1.0, 1.5])
 def test_dropout_refuses_a_probability_outside_0_1(p):
-    with pytest.raises(ValueError, match="dropout probability"):
+    with pytest.raises(CourseError) as error:
         L.dropout_forward(torch.ones(3), p)
+    assert isinstance(error.value, ValueError) and "[0, 1)" in str(error.value)
 
 
 def batchnorm_case(shape, seed):
@@ -271,3 +273,35 @@ def test_rel_error_is_relative_and_printed(capsys):
     assert L.rel_error(a, a * (1 + 1e-6)) == pytest.approx(0.5e-6, rel=1e-3)
     err = L.print_rel_error("dx", a, a + 1e-9)
     assert capsys.readouterr().out == f"dx: rel_error = {err:.2e}\n"
+
+
+def test_batchnorm_on_a_batch_of_one_is_refused_and_leaves_the_running_variance_alone():
+    running_mean = torch.zeros(3, dtype=torch.float64)
+    running_var = torch.ones(3, dtype=torch.float64)
+    x = torch.randn(1, 3, dtype=torch.float64)
+    with pytest.raises(CourseError) as error:
+        L.batchnorm_forward(x, torch.ones(3, dtype=torch.float64),
+                            torch.zeros(3, dtype=torch.float64), running_mean, running_var)
+    assert error.value.key == "layers.batch_of_one"
+    assert torch.equal(running_var, torch.ones(3, dtype=torch.float64))
+    out, _ = L.batchnorm_forward(x, torch.ones(3, dtype=torch.float64),
+                                 torch.zeros(3, dtype=torch.float64), running_mean, running_var,
+                                 train=False)
+    assert torch.isfinite(out).all()
+
+
+def test_gradcheck_takes_only_floating_point_inputs():
+    """An integer x cannot hold x + h: the old answer for d(x^2)/dx at 1 was 1e6, not 2."""
+    with pytest.raises(CourseError) as error:
+        L.gradcheck(lambda x: (x * x).sum(), torch.tensor([1]))
+    assert error.value.fields["name"] == "x"
+    grad = L.gradcheck(lambda x: (x * x).sum(), torch.tensor([1.0], dtype=torch.float64))
+    assert grad.item() == pytest.approx(2.0)
+
+
+def test_mse_loss_refuses_shapes_that_would_broadcast():
+    prediction = torch.arange(8, dtype=torch.float64).reshape(8, 1)
+    with pytest.raises(CourseError) as error:
+        L.mse_loss(prediction, prediction.flatten())
+    assert error.value.key == "validation.shapes_differ"
+    assert L.mse_loss(prediction, prediction.clone())[0].item() == 0.0

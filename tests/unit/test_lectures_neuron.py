@@ -72,5 +72,16 @@ def test_train_lowers_the_loss():
 
 def test_activation_table_renders_as_markdown_in_the_language():
     table = neuron.activation_table("sk")
-    assert table._repr_markdown_() == A.render_properties(lang="sk")
-    assert table.startswith("| Aktivácia")
+    assert table._repr_markdown_() == str(table) and table.startswith("| Aktivácia")
+
+
+def test_activation_table_is_two_narrow_tables_with_every_cell_of_the_full_one():
+    """The full table (8 columns) is wider than a notebook: its last column was cut off."""
+    def cells(table: str) -> list[list[str]]:
+        return [[c.strip() for c in line.strip("|").split(" | ")] for line in table.splitlines()
+                if not line.startswith("|---")]
+
+    first, second = (cells(t) for t in neuron.activation_table("ru").split("\n\n"))
+    assert [len(first[0]), len(second[0])] == [4, 5]
+    assert [a + b[1:] for a, b in zip(first, second, strict=True)] == cells(
+        A.render_properties(lang="ru"))

@@ -58,10 +58,29 @@ def test_train_steps_never_makes_a_batch_of_one():
     assert len(E.train_steps(model, x, y, 0.01, 5, 16)) == 5
 
 
+class Recorder(nn.Module):
+    """Passes batches to ``model`` and records which rows of ``x`` each batch held."""
+
+    def __init__(self, model, x):
+        super().__init__()
+        self.model, self.x, self.rows = model, x, []
+
+    def forward(self, batch):
+        self.rows += [int((self.x == row).all(dim=1).nonzero()) for row in batch]
+        return self.model(batch)
+
+
 def test_train_steps_with_batch_size_one_walks_the_whole_set():
+    """Each epoch visits every example once, in a fresh order; a run is repeated by its seed."""
     x, y = toy(n=10)
-    model = E.deep_mlp(6, 3, depth=1)
+    model = Recorder(E.deep_mlp(6, 3, depth=1), x)
     assert len(E.train_steps(model, x, y, 0.01, 25, 1, momentum=0.0)) == 25
+    epochs = [model.rows[i:i + 10] for i in range(0, 25, 10)]
+    assert sorted(epochs[0]) == sorted(epochs[1]) == list(range(10))
+    assert len(set(epochs[2])) == 5 and epochs[0] != epochs[1]
+    again = Recorder(E.deep_mlp(6, 3, depth=1), x)
+    E.train_steps(again, x, y, 0.01, 25, 1, momentum=0.0)
+    assert again.rows == model.rows
 
 
 def test_accuracy_restores_the_mode_and_train_mode_leaves_the_running_statistics():

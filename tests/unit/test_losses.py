@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from course_lib import losses
+from course_lib.i18n import CourseError
 
 seeds = st.integers(0, 2**31)
 batch = st.integers(1, 16)
@@ -92,3 +93,27 @@ def test_distillation_extremes(alpha):
     ours = losses.distillation_loss(s, teacher, y, T=3.0, alpha=alpha)
     expected = 9.0 * kl_by_hand(s, teacher, 3.0) if alpha else F.cross_entropy(s, y)
     torch.testing.assert_close(ours, expected, rtol=1e-12, atol=0)
+
+
+def test_mse_of_a_perfect_prediction_of_another_shape_is_an_error_not_10_5():
+    target = torch.arange(8, dtype=torch.float64)
+    with pytest.raises(CourseError) as error:
+        losses.mse(target.reshape(8, 1), target)
+    assert (error.value.fields["a"], error.value.fields["b"]) == ("prediction", "target")
+    assert losses.mse(target, target).item() == 0.0
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [({"T": 0.0}, "T"), ({"T": -2.0}, "T"),
+                                              ({"alpha": 1.5}, "alpha"),
+                                              ({"alpha": -0.1}, "alpha")])
+def test_distillation_needs_a_positive_temperature_and_alpha_in_0_1(kwargs, name):
+    logits = torch.randn(4, 3, dtype=torch.float64)
+    with pytest.raises(CourseError) as error:
+        losses.distillation_loss(logits, logits, torch.tensor([0, 1, 2, 0]), **kwargs)
+    assert error.value.fields["name"] == name
+
+
+def test_cross_entropy_refuses_class_indices_out_of_range():
+    with pytest.raises(CourseError) as error:
+        losses.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 3]))
+    assert error.value.fields["high"] == 3 and error.value.fields["classes"] == 3

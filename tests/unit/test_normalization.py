@@ -205,15 +205,41 @@ def kinds(model):
 def test_shift_scale_go_after_the_input_and_every_activation_but_the_last():
     model = N.insert_shift_scale(mlp(), shift="layer", scale="layer",
                                  example_input=torch.ones(2, 4))
-    assert kinds(model) == ["Scale", "Shift", "Linear", "ReLU", "Scale", "Shift", "Linear",
-                            "ReLU", "Scale", "Shift", "Dropout", "Linear"]
+    assert kinds(model) == ["Shift", "Scale", "Linear", "ReLU", "Shift", "Scale", "Linear",
+                            "ReLU", "Shift", "Scale", "Dropout", "Linear"]
+
+
+def test_the_thesis_order_shifts_then_scales_and_the_other_order_scales_then_shifts():
+    x = torch.randn(5, 4, dtype=torch.float64)
+    for order, expected in (("shift_scale", lambda a, b: a * (x + b)),
+                            ("scale_shift", lambda a, b: a * x + b)):
+        model = N.insert_shift_scale(nn.Sequential(nn.Linear(4, 2).double()), "layer", "layer",
+                                     example_input=x, order=order)
+        assert kinds(model)[:2] == [w.capitalize() for w in order.split("_")]
+        shift, scale = (next(m for m in model if isinstance(m, kind))
+                        for kind in (N.Shift, N.Scale))
+        shift.b.data.fill_(0.5)
+        scale.a.data.fill_(3.0)
+        torch.testing.assert_close(model[:2](x), expected(3.0, 0.5))
+    assert N.ORDERS == ("shift_scale", "scale_shift")
+
+
+def test_an_unknown_order_is_refused_with_the_choices():
+    for insert in (lambda: N.insert_shift_scale(mlp(), "layer", "layer", order="both",
+                                                example_input=torch.ones(2, 4)),
+                   lambda: N.insert_variant(mlp(), "none", order="both",
+                                            example_input=torch.ones(2, 4))):
+        with pytest.raises(CourseError) as info:
+            insert()
+        assert info.value.key == "experiments.unknown_order"
+        assert "shift_scale" in str(info.value)
 
 
 def test_the_output_softmax_is_the_last_activation():
     model = N.insert_shift_scale(cnn(), shift="element", scale="channel",
                                  example_input=torch.ones(2, 3, 9, 9))
-    assert kinds(model) == ["Scale", "Shift", "Conv2d", "ReLU", "Scale", "Shift", "Conv2d",
-                            "ReLU", "Scale", "Shift", "Flatten", "Linear", "Softmax"]
+    assert kinds(model) == ["Shift", "Scale", "Conv2d", "ReLU", "Shift", "Scale", "Conv2d",
+                            "ReLU", "Shift", "Scale", "Flatten", "Linear", "Softmax"]
     shifts = [m.b.shape for m in model if isinstance(m, N.Shift)]
     scales = [m.a.shape for m in model if isinstance(m, N.Scale)]
     assert shifts == [(3, 9, 9), (4, 7, 7), (5, 3, 3)]
@@ -284,12 +310,14 @@ def test_the_ten_tested_combinations_and_no_others():
                                 "batch_norm"}
 
 
+@pytest.mark.parametrize("order", N.ORDERS)
 @pytest.mark.parametrize("name", list(N.VARIANTS))
-def test_insert_variant_puts_its_layers_at_every_place(name):
+def test_insert_variant_puts_its_layers_at_every_place(name, order):
     variant = N.VARIANTS[name]
-    model = N.insert_variant(mlp(), name, example_input=torch.ones(2, 4))
+    model = N.insert_variant(mlp(), name, example_input=torch.ones(2, 4), order=order)
+    present = {"Shift": variant.shift is not None, "Scale": variant.scale is not None}
     expected = (["BatchNorm1d"] if variant.batch_norm else
-                ["Scale"] * (variant.scale is not None) + ["Shift"] * (variant.shift is not None))
+                [kind for kind in (w.capitalize() for w in order.split("_")) if present[kind]])
     assert kinds(model) == [*expected, "Linear", "ReLU", *expected, "Linear", "ReLU", *expected,
                             "Dropout", "Linear"]
     granularities = {m.granularity for m in model if isinstance(m, N.Shift | N.Scale)}
@@ -300,3 +328,21 @@ def test_unknown_variant():
     with pytest.raises(CourseError) as info:
         N.insert_variant(mlp(), "shift_scale_mixed", example_input=torch.ones(2, 4))
     assert info.value.key == "experiments.unknown_variant"
+
+
+def test_inserting_into_a_model_it_cannot_handle_is_explained():
+    with pytest.raises(CourseError) as info:
+        N.insert_shift_scale(nn.Linear(2, 2), "layer", example_input=torch.zeros(1, 2))
+    assert info.value.key == "normalization.not_sequential"
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    with pytest.raises(CourseError) as info:
+        N.insert_shift_scale(model, "layer", example_input=torch.zeros(4, 5))
+    assert info.value.key == "normalization.example_failed" and info.value.fields["index"] == 0
+
+
+def test_shift_and_scale_refuse_an_input_of_another_shape_instead_of_broadcasting():
+    with pytest.raises(CourseError) as info:
+        N.Scale(4, "element")(torch.zeros(2, 1))
+    assert info.value.key == "normalization.shape_mismatch"
+    with pytest.raises(CourseError):
+        N.BatchNorm1d(4)(torch.zeros(8, 1))

@@ -364,3 +364,23 @@ def test_adam_step_counts_from_one():
     zero = torch.zeros(2)
     with pytest.raises(ValueError, match="starts at 1"):
         optim.adam_step(zero, zero, zero, zero, t=0)
+
+
+def test_rmsprop_refuses_alpha_above_one_which_turns_the_weights_nan():
+    p = torch.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match="^Invalid alpha value: 1.5$"):
+        optim.RMSprop([p], alpha=1.5)
+    torch_rmsprop = torch.optim.RMSprop([p], lr=0.1, alpha=1.5)  # torch lets it through
+    for _ in range(3):
+        p.grad = torch.ones(2)
+        torch_rmsprop.step()
+    assert torch.isnan(p).all()
+    optim.RMSprop([p], alpha=1.0)
+
+
+@pytest.mark.parametrize("betas", [(0.9,), 0.9, (0.9, 0.99, 0.999), ("a", 0.99)])
+def test_malformed_betas_are_a_torch_style_value_error_not_an_index_error(betas):
+    p = torch.zeros(2, requires_grad=True)
+    for cls in (optim.Adam, optim.AdamW):
+        with pytest.raises(ValueError, match=r"^Invalid betas: expected a pair \(beta1, beta2\)"):
+            cls([p], betas=betas)

@@ -7,7 +7,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from course_lib import schedules
+from course_lib import i18n, schedules
+from course_lib.i18n import CourseError, t
 
 STEPS = 200
 base_lrs = st.lists(st.floats(1e-4, 1.0), min_size=1, max_size=3)
@@ -159,5 +160,17 @@ def test_bad_schedule_arguments_raise_value_error_before_touching_the_optimizer(
 def test_lr_at_names_the_known_schedules_for_an_unknown_one():
     with pytest.raises(ValueError, match="'linear'.*step, exponential, inverse_time, cosine"):
         schedules.lr_at("linear", 3, 0.1)
-    with pytest.raises(ValueError, match="Invalid gamma value: 0"):
+    with pytest.raises(CourseError, match="gamma = 0 .*gamma must lie in \\(0, ∞\\)"):
         schedules.lr_at("exponential", 3, 0.1, gamma=0)
+
+
+@pytest.mark.parametrize("lang", ["sk", "ru"])
+def test_pure_schedule_functions_name_a_bad_argument_in_the_students_language(lang, monkeypatch):
+    monkeypatch.setattr(i18n, "_current", lang)
+    for call, name in [(lambda: schedules.step_lr(3, 0.1, step_size=0), "step_size"),
+                       (lambda: schedules.cosine_lr(-1, 0.1, T_max=10), "t"),
+                       (lambda: schedules.warm_restarts_lr(3, 0.1, T_0=10, T_mult=0), "T_mult")]:
+        with pytest.raises(CourseError) as error:
+            call()
+        assert str(error.value) == t("schedules.bad_argument", lang=lang, **error.value.fields)
+        assert error.value.fields["name"] == name

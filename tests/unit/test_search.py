@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from course_lib.i18n import LANGUAGES, CourseError, t
+from course_lib.i18n import LANGUAGES, CourseError, format_number, t
 from course_lib.search import (
     Choice,
     LogUniform,
@@ -117,8 +117,10 @@ def test_trial_lines_look_like_the_lecture_log(lang, capsys):
     lines = capsys.readouterr().out.splitlines()
     rng = random.Random(0)
     lr, reg = SPACE["lr"].sample(rng), SPACE["reg"].sample(rng)
-    params = f"lr: {lr:.2e}, reg: {reg:.2e}"
+    params = f"lr: {format_number(lr, '.2e', lang)}, reg: {format_number(reg, '.2e', lang)}"
     assert lines[0] == t("search.trial", lang=lang, val_acc=0.527, params=params, i=0, n=2)
+    if lang == "sk":
+        assert lines[0].startswith("val. presnosť: 0,527, lr: ") and "e-0" in lines[0]
     if lang == "en":
         assert lines[0] == f"val acc: 0.527, lr: {lr:.2e}, reg: {reg:.2e}, (0 / 2)"
     assert lines[1].endswith("(1 / 2)")
@@ -156,13 +158,21 @@ def test_coarse_to_fine_keeps_the_best_choices():
     assert "p ∈ [" in describe_space(results.spaces[1])
 
 
+def test_round_headers_separate_decimal_comma_bounds_with_a_semicolon():
+    space = {"lr": LogUniform(1e-6, 1e-1), "act": Choice("relu", "tanh")}
+    assert describe_space(space, "en") == "lr ∈ [1.00e-06, 1.00e-01] (log), act ∈ {relu, tanh}"
+    assert describe_space(space, "sk") == "lr ∈ [1,00e-06; 1,00e-01] (log); act ∈ {relu; tanh}"
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_table_and_html(lang):
     results = random_search(peaked, SPACE, n_trials=6, verbose=False, lang=lang)
     text = results.table(top=3)
     lines = text.splitlines()
     assert len(lines) == 4 and t("search.val_acc", lang=lang) in lines[0]
-    assert f"{results.best['val_acc']:.3f}" in lines[1] and f"{results.best['lr']:.2e}" in lines[1]
+    best = results.best
+    assert format_number(best["val_acc"], ".3f", lang) in lines[1]
+    assert format_number(best["lr"], ".2e", lang) in lines[1]
     assert str(results) == results.table()
     html = results._repr_html_()
     assert html.startswith("<table>") and html.count("<tr>") == 7

@@ -9,7 +9,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from course_lib import data, transfer
-from course_lib.i18n import LANGUAGES, CourseError, catalog
+from course_lib.i18n import LANGUAGES, CourseError, catalog, format_number, format_percent
 from course_lib.lectures import transfer_learning as experiments
 
 
@@ -233,10 +233,12 @@ def test_results_table_is_written_in_the_students_language(lang):
         experiments.Result("faces", "small", "similar", "linear", 0.95, 1.5, 2562),
         experiments.Result("digits", "small", "different", "scratch", 0.1, 9.0, 3383818),
     ])
-    text = results.table(lang)
+    table = results.table(lang)
+    text = str(table)
     for key in ("column.strategy", "strategy.linear", "strategy.scratch", "task.faces"):
         assert catalog(lang)[f"transfer.{key}"] in text
-    assert "95.0%" in text and "3,383,818" in text and len(text.splitlines()) == 4
+    assert format_percent(0.95, 1, lang) in text and format_number(3383818, ",", lang) in text
+    assert len(text.splitlines()) == 4 and table._repr_html_().count("<tr>") == 3
 
 
 def test_unknown_task_and_strategy_are_localized_errors():
@@ -247,3 +249,34 @@ def test_unknown_task_and_strategy_are_localized_errors():
     with pytest.raises(CourseError) as err:
         experiments.run_strategy(task, "half", steps=1)
     assert "linear" in str(err.value)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random", "objects", "10 classes"])
+def test_a_bad_resnet18_weight_file_is_explained_without_suggesting_weights_only_false(
+        tmp_path, damage):
+    import torchvision
+
+    path = tmp_path / "resnet18.pth"
+    full = torchvision.models.resnet18(weights=None, num_classes=10).state_dict()
+    if damage == "truncated":
+        torch.save(full, path)
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "random":
+        path.write_bytes(bytes(range(256)) * 64)
+    elif damage == "objects":
+        torch.save({"weights": transfer.Preprocessing(1, 1, (0, 0, 0), (1, 1, 1))}, path)
+    else:
+        torch.save(full, path)
+    with pytest.raises(CourseError) as err:
+        transfer.resnet18(path=path, lang="sk")
+    assert err.value.key == "transfer.bad_weights" and str(path) in str(err.value)
+    assert "weights_only" not in str(err.value)
+
+
+def test_top_k_asks_for_at_most_as_many_classes_as_there_are():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 1000))
+    images = torch.zeros(2, 3, 2, 2)
+    assert len(transfer.top_k(model, images, k=1000)[0]) == 1000
+    with pytest.raises(CourseError) as err:
+        transfer.top_k(model, images, k=2000, lang="ru")
+    assert err.value.fields == {"k": 2000, "classes": 1000}

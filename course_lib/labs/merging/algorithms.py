@@ -1,11 +1,18 @@
-"""Merging two trained teachers into one student of the same architecture (Pasen and Boza 2022).
+"""Merging two trained teachers into one student of the same architecture (the merging talk:
+Martin Pašen, supervised by Vladimír Boža, "Spájanie neurónových sietí").
 
 Both algorithms start from ``join(a, b)``, the two teachers side by side in one model twice as
 wide with an L0 gate after every activation (``course_lib.labs.merging.joined``,
 ``course_lib.labs.merging.resnet``), and end with ``prune``: a model of exactly the teachers'
 architecture, whose state dict loads into a fresh ``course_lib.models`` network.
 
-**Error-driven** (the published approach), ``error_driven_merge``:
+The talk gives the steps of each algorithm and the penalty ``P[g > 0]``; it says that the joined
+model is trained "to use only half", not how. Ours: one gate per unit (neuron or channel), a
+penalty that asks every gate layer for exactly half of its units, and pruning to exactly half
+of every layer; the schedule of ``alpha``, the learning rates and the ranking by ``log_alpha``
+are ours too.
+
+**Error-driven**, ``error_driven_merge``:
 
 1. join the teachers; the off-diagonal blocks (connections between A's and B's units) start at
    zero and are trained like every other weight;
@@ -35,13 +42,17 @@ targets (regression, e.g. the noisy sines) and cross-entropy for class labels.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from ...i18n import CourseError
 from ...models import ACTIVATION_BY_NAME, LeNet, ResNet
+from ...stacked import train_stacked
 from ...training import device_of, evaluate, fit
 from .joined import (
     GatedModel,
@@ -88,9 +99,43 @@ def task_loss(splits) -> nn.Module:
     return nn.MSELoss() if is_regression(splits) else nn.CrossEntropyLoss()
 
 
-def _loaders(splits, batch_size: int, seed: int):
+class _Batches(Dataset):
+    """A TensorDataset's tensors indexed a whole batch at a time (``__getitems__``): the
+    DataLoader then skips collating ``batch_size`` single examples, which for tiny models costs
+    more than the training step."""
+
+    def __init__(self, part: TensorDataset):
+        self.tensors = part.tensors
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def __getitems__(self, indices: list[int]) -> tuple[Tensor, ...]:
+        index = torch.as_tensor(indices)
+        return tuple(t[index] for t in self.tensors)
+
+
+def _as_is(batch):
+    return batch
+
+
+def loaders(splits, batch_size: int, seed: int = 0, eval_batch_size: int = 256):
+    """``splits.loaders(batch_size, seed)`` (train shuffled by ``seed``; validation and test in
+    order, in batches of ``eval_batch_size``): the same batches in the same order, built faster
+    when the parts are TensorDatasets."""
     check_positive_int("batch_size", batch_size)
-    train, val, _ = splits.loaders(batch_size, seed=seed)
+    parts = (splits.train, splits.val, splits.test)
+    if not all(isinstance(p, TensorDataset) for p in parts):
+        return splits.loaders(batch_size, seed=seed, eval_batch_size=eval_batch_size)
+    splits.loaders(batch_size, seed=seed)  # its checks of the batch size
+    train = DataLoader(_Batches(splits.train), batch_size=batch_size, shuffle=True,
+                       generator=torch.Generator().manual_seed(seed), collate_fn=_as_is)
+    return (train, *(DataLoader(_Batches(p), batch_size=eval_batch_size, collate_fn=_as_is)
+                     for p in parts[1:]))
+
+
+def _loaders(splits, batch_size: int, seed: int):
+    train, val, _ = loaders(splits, batch_size, seed)
     return train, val
 
 
@@ -114,16 +159,15 @@ class MergeResult:
     (task loss of the gated joined model, eval mode), ``keep`` (mean ``P[g > 0]`` per gate
     layer), ``open`` (fraction of test-time gates above 0 per gate layer) and ``log_alpha`` (a
     CPU copy of every gate layer's ``(C,)`` parameters); the greedy algorithm adds
-    ``layer_loss`` (final regression loss of every layer step). ``finetune``: ``train_loss`` and
-    ``val_loss`` per fine-tuning epoch. ``kept``: the kept unit indices of every gate layer
-    (``< width``: teacher A's unit, ``>= width``: teacher B's). ``epochs``: ``merge`` and
-    ``finetune`` epochs spent.
+    ``layer_loss`` (final regression loss of every layer step). ``kept``: the kept unit
+    indices of every gate layer (``< width``: teacher A's unit, ``>= width``: teacher B's).
+    ``epochs``: ``merge`` and ``finetune`` epochs spent (the student is fine-tuned by
+    ``train_runs``, shuffled by ``seed + 1``).
     """
 
     student: nn.Module
     joined: GatedModel
     history: dict[str, list] = field(default_factory=dict)
-    finetune: dict[str, list] = field(default_factory=dict)
     kept: list[Tensor] = field(default_factory=list)
     epochs: dict[str, int] = field(default_factory=dict)
 
@@ -196,14 +240,58 @@ def train_task(model: nn.Module, splits, epochs: int, *, lr: float = 1e-3, batch
                seed: int = 0, device=None, loss=None) -> dict[str, list]:
     """Train ``model`` for ``epochs`` epochs with Adam on the task loss (or on ``loss(model, x,
     y)`` if given, e.g. distillation) by ``training.fit``. Returns ``train_loss`` and
-    ``val_loss`` (task loss, eval mode) per epoch. The batch order comes from ``seed``."""
+    ``val_loss`` (task loss, eval mode) per epoch (empty lists for ``epochs=0``). The batch
+    order comes from ``seed``."""
     _check_common({"epochs": epochs}, lr, 0.0, 1.0)
     device = device_of(model, device)
+    if epochs == 0:
+        model.to(device)
+        return {"train_loss": [], "val_loss": []}
     train, val = _loaders(splits, batch_size, seed)
     optimizer = torch.optim.Adam(model.to(device).parameters(), lr=lr)
     history = fit(model, train, optimizer, task_loss(splits), epochs=epochs, val_data=val,
                   device=device, grad_norms=False, progress=False, objective=loss)
     return {"train_loss": history.train_loss, "val_loss": history.val_loss}
+
+
+def runs_device(models: Sequence[nn.Module], device) -> torch.device:
+    """``device``, or where the first model's parameters are."""
+    return torch.device(device) if device is not None else next(models[0].parameters()).device
+
+
+def can_stack(model: nn.Module, splits, device) -> bool:
+    """Whether runs of ``model`` train stacked (``course_lib.stacked``): the data must be
+    TensorDatasets, and on CUDA the model must have no batch norm (under ``torch.vmap`` the
+    cuDNN batch norm asks for a memory format that vmap does not support: "NYI: querying
+    is_contiguous inside of vmap", torch 2.11)."""
+    batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    return isinstance(splits.train, TensorDataset) and not (
+        batch_norm and torch.device(device).type == "cuda")
+
+
+def train_runs(models: Sequence[nn.Module], splits, epochs: int, *, seeds: Sequence[int],
+               lr: float = 1e-3, batch_size: int = 32, device=None) -> list[nn.Module]:
+    """Train ``models`` (one architecture) ``epochs`` epochs with Adam on the task loss, all at
+    once (``stacked.train_stacked``; run ``r`` shuffles with ``seeds[r]``), on ``device``;
+    the models keep the trained weights. Where ``can_stack`` says no, they train one after
+    another by ``train_task`` (``training.fit``)."""
+    models = list(models)
+    if not models:
+        return models
+    device = runs_device(models, device)
+    if epochs == 0:
+        return [model.to(device) for model in models]
+    if not can_stack(models[0], splits, device):
+        for model, seed in zip(models, seeds, strict=True):
+            train_task(model, splits, epochs, lr=lr, batch_size=batch_size, seed=seed,
+                       device=device)
+        return models
+    for model in models:
+        model.to(device)
+    train_stacked(models, splits.train.tensors, seeds=list(seeds), epochs=epochs,
+                  batch_size=batch_size, optimizer="adam", lr=lr, loss_fn=task_loss(splits),
+                  device=device)
+    return models
 
 
 def error_driven_merge(a: nn.Module, b: nn.Module, splits, *, merge_epochs: int,
@@ -226,10 +314,10 @@ def error_driven_merge(a: nn.Module, b: nn.Module, splits, *, merge_epochs: int,
                               batch_size=batch_size,
                               seed=seed, device=device)
         student = joined.prune()
-        finetune = train_task(student, splits, finetune_epochs, lr=finetune_lr or lr,
-                              batch_size=batch_size, seed=seed + 1, device=device)
+        train_runs([student], splits, finetune_epochs, seeds=[seed + 1], lr=finetune_lr or lr,
+                   batch_size=batch_size, device=device)
     kept = [keep_indices(g, g.num_features // 2) for g in joined.gates]
-    return MergeResult(student, joined, history, finetune, kept,
+    return MergeResult(student, joined, history, kept,
                        {"merge": merge_epochs, "finetune": finetune_epochs})
 
 
@@ -271,6 +359,17 @@ class _Recorder:
             handle.remove()
 
 
+def _cycle(loader, steps: int):
+    """The inputs of ``steps`` batches of ``loader``, starting a new epoch when one ends."""
+    done = 0
+    while done < steps:
+        for x, _ in loader:
+            if done == steps:
+                return
+            yield x
+            done += 1
+
+
 def _parameters_per_point(student: nn.Module, recorder: _Recorder, x: Tensor) -> list[list]:
     """For every activation call, and last for the output, the student's parameters that first
     influence it (a parameter that feeds several points belongs to the earliest)."""
@@ -287,13 +386,15 @@ def _parameters_per_point(student: nn.Module, recorder: _Recorder, x: Tensor) ->
     return groups
 
 
-def imitate_layers(student: nn.Module, joined: GatedModel, splits, epochs_per_layer: int, *,
+def imitate_layers(student: nn.Module, joined: GatedModel, splits, epochs_per_layer: float, *,
                    lr: float = 1e-3, batch_size: int = 32, seed: int = 0,
                    device=None) -> list[float]:
     """Step 3 of the greedy merge: layer by layer, fit the student's activations to the
     teachers' features selected by the gates of ``joined`` (kept units of ``point_gates()``),
-    then its output to the teachers' average. Returns the last epoch's mean squared error of
-    every step."""
+    then its output to the teachers' average. Each step takes ``max(1, round(epochs_per_layer
+    * n))`` Adam steps, ``n`` batches per epoch, so a fraction of an epoch works too (the
+    budget of a deep net spread over many layers). Returns the mean squared error of every
+    step over its last ``n`` batches (or all of them if fewer)."""
     device = device_of(student, device)
     student.to(device)
     joined.to(device).eval()
@@ -305,43 +406,55 @@ def imitate_layers(student: nn.Module, joined: GatedModel, splits, epochs_per_la
     groups = _parameters_per_point(student, student_rec, next(iter(train))[0].to(device))
     if len(groups) != len(keeps) + 1:
         raise CourseError("merging.points_mismatch", student=len(groups) - 1, joined=len(keeps))
+    steps = max(1, round(epochs_per_layer * len(train)))
     losses = []
     for point, group in enumerate(groups):
         optimizer = torch.optim.Adam(group, lr=lr) if group else None
-        mean = 0.0
-        for _ in range(epochs_per_layer if optimizer else 0):
-            total, count = 0.0, 0
-            for x, _ in train:
-                x = x.to(device)
-                with torch.no_grad():
-                    target = joined_rec.point(joined, x, point)
-                if point < len(keeps):
-                    target = target[:, keeps[point]]
-                value = student_rec.point(student, x, point)
-                loss = ((value - target) ** 2).mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total, count = total + loss.item() * len(x), count + len(x)
-            mean = total / max(count, 1)
-        losses.append(mean)
+        recent: list[tuple[float, int]] = []
+        for x in _cycle(train, steps if optimizer else 0):
+            x = x.to(device)
+            with torch.no_grad():
+                target = joined_rec.point(joined, x, point)
+            if point < len(keeps):
+                target = target[:, keeps[point]]
+            value = student_rec.point(student, x, point)
+            loss = ((value - target) ** 2).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            recent = [*recent[-(len(train) - 1):], (loss.item(), len(x))]
+        losses.append(sum(v * n for v, n in recent) / max(sum(n for _, n in recent), 1))
     student_rec.remove()
     joined_rec.remove()
     joined.use_gates = True
     return losses
 
 
-def greedy_merge(a: nn.Module, b: nn.Module, splits, *, gate_epochs: int, layer_epochs: int,
+def greedy_split(merge_epochs: int, points: int) -> tuple[int, float]:
+    """``(gate_epochs, layer_epochs)`` spending exactly ``merge_epochs`` on the greedy merge of
+    a net with ``points`` regression steps (activations and the output): ``ceil(M / 2)``
+    epochs on the gates, the rest shared equally by the steps (a fraction of an epoch each
+    for a deep net)."""
+    check_positive_int("points", points)
+    gate = math.ceil(merge_epochs / 2)
+    return gate, (merge_epochs - gate) / points
+
+
+def greedy_merge(a: nn.Module, b: nn.Module, splits, *, gate_epochs: int, layer_epochs: float,
                  finetune_epochs: int, alpha: float = 1.0, alpha_growth: float = 1.5,
                  lr: float = 1e-3, gate_lr: float = GATE_LR,
                  finetune_lr: float | None = None, batch_size: int = 32, seed: int = 0,
                  device=None) -> MergeResult:
     """The greedy merge of teachers ``a`` and ``b`` (module docstring, steps 1-4):
-    ``gate_epochs`` of training the gates alone, ``layer_epochs`` of regression for every
-    activation and for the output, ``finetune_epochs`` on the task. ``epochs["merge"]`` counts
-    ``gate_epochs + layer_epochs * (activations + 1)``."""
-    _check_common({"gate_epochs": gate_epochs, "layer_epochs": layer_epochs,
-                   "finetune_epochs": finetune_epochs}, lr, alpha, alpha_growth)
+    ``gate_epochs`` of training the gates alone, ``layer_epochs`` (a number >= 0, see
+    ``imitate_layers``) of regression for every activation and for the output,
+    ``finetune_epochs`` on the task. ``epochs["merge"]`` counts ``gate_epochs + layer_epochs *
+    (activations + 1)`` (``greedy_split`` chooses the two for a given total)."""
+    _check_common({"gate_epochs": gate_epochs, "finetune_epochs": finetune_epochs}, lr, alpha,
+                  alpha_growth)
+    if isinstance(layer_epochs, bool) or not isinstance(layer_epochs, int | float) or not (
+            math.isfinite(layer_epochs) and layer_epochs >= 0):
+        raise CourseError("merging.bad_epochs", name="layer_epochs", value=layer_epochs)
     joined = join(a, b)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -352,9 +465,9 @@ def greedy_merge(a: nn.Module, b: nn.Module, splits, *, gate_epochs: int, layer_
         student = joined.prune()
         history["layer_loss"] = imitate_layers(student, joined, splits, layer_epochs, lr=lr,
                                                batch_size=batch_size, seed=seed, device=device)
-        finetune = train_task(student, splits, finetune_epochs, lr=finetune_lr or lr,
-                              batch_size=batch_size, seed=seed + 1, device=device)
+        train_runs([student], splits, finetune_epochs, seeds=[seed + 1], lr=finetune_lr or lr,
+                   batch_size=batch_size, device=device)
     kept = [keep_indices(g, g.num_features // 2) for g in joined.gates]
-    merge = gate_epochs + layer_epochs * len(history["layer_loss"])
-    return MergeResult(student, joined, history, finetune, kept,
+    merge = round(gate_epochs + layer_epochs * len(history["layer_loss"]), 6)
+    return MergeResult(student, joined, history, kept,
                        {"merge": merge, "finetune": finetune_epochs})

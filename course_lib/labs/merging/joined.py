@@ -1,4 +1,5 @@
-"""Joining two teachers into one model twice as wide, with L0 gates (Pasen and Boza 2022).
+"""Joining two teachers into one model twice as wide, with L0 gates (the merging talk's first
+step of the error-driven algorithm; the layer-by-layer layout below is ours).
 
 Two teachers A and B of the same architecture become one network whose every hidden layer has
 the units of both, A's first. For a layer with weight ``W_A, W_B`` of shape ``(out, in)`` (a

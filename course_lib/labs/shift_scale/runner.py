@@ -1,14 +1,18 @@
 """The experiment runner of research lab 09: one cached training run per configuration.
 
-A ``RunConfig`` (architecture, normalization variant, dataset, dropout, learning rate, seed,
-sizes) names one training run of the 2018 thesis' kind: a ``models.thesis_net`` trained by SGD
-with momentum 0.9 on softmax cross-entropy. ``run(config)`` trains it, or reads it from the
-cache when it was trained before; ``run_grid(configs)`` does that for a list, with a progress
-bar, so an interrupted grid resumes where it stopped::
+A ``RunConfig`` (architecture, normalization variant and the order of its two layers, dataset,
+dropout, learning rate, seed, sizes) names one training run of the 2018 thesis' kind: a
+``models.thesis_net`` trained by SGD with momentum 0.9 on softmax cross-entropy. ``run(config)``
+trains it, or reads it from the cache when it was trained before; ``run_grid(configs)`` does
+that for a list, with a progress bar, so an interrupted grid resumes where it stopped::
 
     config = RunConfig("fcn", "shift_scale_layer", lr=0.04)
     record = run(config)           # a plain dict: the config's fields and the curves
     records = run_grid([config, replace(config, variant="none")])
+
+``run_grid(..., stacked=True)`` trains the missing runs that differ only in learning rate and
+seed together, as one stacked model (``course_lib.labs.shift_scale.stacked``): the way the full
+profile fills a GPU.
 
 What a run records (``record`` keys besides the config's fields):
 
@@ -18,10 +22,14 @@ What a run records (``record`` keys besides the config's fields):
                       EMA with beta = 0.99 as in the thesis (``training.ema_curve``)
 ``train_loss_ema``    the same for the cross-entropy of each batch
 ``epoch_steps``       step number at the end of each epoch
-``val_error``         validation error after each epoch (evaluation mode)
+``val_error``         validation error after each epoch (evaluation mode): the curves and
+                      the choice of the learning rate
 ``val_loss``          validation cross-entropy after each epoch
 ``train_error``       error on the first ``n_val`` training examples after each epoch,
                       in evaluation mode (no dropout), for the overfitting gap
+``test_error``        test error after the last epoch, the reported number (None if the
+                      run diverged)
+``test_loss``         test cross-entropy after the last epoch (likewise)
 ``learned``           the Shift / Scale parameters after training, one entry per layer:
                       ``{"kind", "position", "shape", "mean", "std", "values"}``
                       (``values`` only for at most 64 numbers)
@@ -37,30 +45,30 @@ where ``<hash>`` is the start of the SHA-256 of the canonical JSON of the whole 
 field, sorted keys), so a change of any size gives a new file. It is looked up in
 
 1. the writable cache ``$COURSE_RUNS/shift_scale`` (default ``<repo>/runs/shift_scale``,
-   ignored by git), where new runs are written, atomically (a temporary file, then
-   ``os.replace``): an interrupted grid leaves whole files only;
+   ignored by git; where that cannot be written, as in a shared read-only install, the
+   per-user ``~/.cache/course_lib/runs/shift_scale``, said in one line), where new runs are
+   written, atomically (a temporary file, then ``os.replace``): an interrupted grid leaves
+   whole files only. A cache that cannot be written is reported before anything trains; a
+   run whose file cannot be written (a full disk) is kept in memory with a warning; a damaged
+   file (say cut by a full disk) is trained again, with a warning;
 2. the results shipped with the package, ``course_lib/labs/shift_scale/runs/<profile>/``
    (the quick profile's grid is committed there, so the notebook re-plots without training).
 
-Data (``DATASETS``): ``mnist`` is the 5000-image MNIST sample averaged down to 14 x 14, the
-stand-in for CIFAR-10; ``mnist_pairs`` stacks two such digits as the two channels of one
-image, ``(2, 14, 14)``, labelled ``10 * first + second``: 100 classes, the stand-in for
-CIFAR-100 (channels rather than side by side, so that a fully convolutional net with global
-average pooling can tell the two digits apart); ``cifar10`` and ``cifar100`` are read by
-``course_lib.datasets`` (full profile). Inputs are normalized with
-the mean and standard deviation of the training part, per channel.
+Data (``DATASETS``, training / validation / test): ``course_lib.labs.shift_scale.tasks``.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
 import math
 import os
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from functools import cache
 from pathlib import Path
 
 import torch
@@ -68,19 +76,17 @@ from torch import Tensor
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from ... import data, datasets, preprocessing
 from ...i18n import CourseError, t
 from ...models import THESIS_ARCHS, thesis_net
-from ...normalization import VARIANTS, Scale, Shift
+from ...normalization import VARIANTS, Scale, Shift, check_order
 from ...training import ema_curve, evaluate, progress_enabled, write_atomically
+from .tasks import CLASSES, DATASETS, Task, task_data
 
 LEARNING_RATES = (0.02, 0.04, 0.08)
 """The three learning rates of the thesis (the supervisor's question 1: their ratio matters)."""
 MOMENTUM, EMA = 0.9, 0.99
-CLASSES = {"mnist": 10, "mnist_pairs": 100, "cifar10": 10, "cifar100": 100}
-DATASETS = tuple(CLASSES)
-CURVE_POINTS = 80
-FORMAT = 1
+CURVE_POINTS = 40
+FORMAT = 2
 
 PACKAGE_RUNS = Path(__file__).resolve().parent / "runs"
 REPO_RUNS = Path(__file__).resolve().parents[3] / "runs" / "shift_scale"
@@ -89,12 +95,14 @@ REPO_RUNS = Path(__file__).resolve().parents[3] / "runs" / "shift_scale"
 @dataclass(frozen=True)
 class RunConfig:
     """One training run. ``widths``: stage widths of the fcn or hidden sizes of the mlp;
-    ``n_train`` / ``n_val``: training and validation examples used. Bad values raise a
-    localized ``CourseError`` (a ValueError), a learning rate outside ``LEARNING_RATES`` too."""
+    ``n_train`` / ``n_val`` / ``n_test``: training, validation and test examples used;
+    ``order``: ``"shift_scale"`` (the thesis, ``a * (x + b)``) or ``"scale_shift"``
+    (``a * x + b``), see ``normalization.ORDERS``. Bad values raise a localized ``CourseError``
+    (a ValueError), a learning rate outside ``LEARNING_RATES`` too."""
 
     arch: str
     variant: str
-    dataset: str = "mnist"
+    dataset: str = "mnist14"
     dropout: float = 0.0
     lr: float = 0.04
     seed: int = 0
@@ -103,6 +111,8 @@ class RunConfig:
     widths: tuple[int, ...] = (8, 16)
     n_train: int = 2000
     n_val: int = 500
+    n_test: int = 500
+    order: str = "shift_scale"
 
     def __post_init__(self):
         object.__setattr__(self, "widths", tuple(self.widths))
@@ -111,6 +121,7 @@ class RunConfig:
             if getattr(self, name) not in known:
                 raise CourseError(f"experiments.unknown_{name}", name=getattr(self, name),
                                   known=", ".join(known))
+        check_order(self.order)
         if self.lr not in LEARNING_RATES:
             raise CourseError("experiments.bad_lr", lr=self.lr,
                               known=", ".join(map(str, LEARNING_RATES)))
@@ -120,7 +131,7 @@ class RunConfig:
         object.__setattr__(self, "lr", float(self.lr))  # 0 and 0.0 give the same key
         object.__setattr__(self, "dropout", float(self.dropout))
         counts = [(name, getattr(self, name)) for name in ("epochs", "batch_size", "n_train",
-                                                          "n_val", "seed")]
+                                                          "n_val", "n_test", "seed")]
         for name, value in [*counts, *(("widths", w) for w in self.widths)]:
             minimum = 0 if name == "seed" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -138,6 +149,11 @@ class RunConfig:
         return (f"{self.arch}_{self.variant}_{self.dataset}_p{self.dropout:g}_lr{self.lr:g}"
                 f"_s{self.seed}_{self.key()}.json")
 
+    def group(self) -> RunConfig:
+        """The config with ``lr`` and ``seed`` set to their defaults: runs with the same group
+        share one architecture and data, so they can be trained stacked together."""
+        return RunConfig(**{**asdict(self), "lr": 0.04, "seed": 0})
+
 
 def config_of(record: dict) -> RunConfig:
     """The RunConfig a record was trained from."""
@@ -145,10 +161,53 @@ def config_of(record: dict) -> RunConfig:
 
 
 def cache_dir(environ=None) -> Path:
-    """Where new runs go: ``$COURSE_RUNS/shift_scale``, else ``<repo>/runs/shift_scale``."""
+    """Where new runs go: ``$COURSE_RUNS/shift_scale``; else ``<repo>/runs/shift_scale`` if it
+    can be written; else (a shared install, read-only) the per-user folder
+    ``$XDG_CACHE_HOME/course_lib/runs/shift_scale`` (default ``~/.cache``), said once."""
     environ = os.environ if environ is None else environ
     root = environ.get("COURSE_RUNS")
-    return Path(root) / "shift_scale" if root else REPO_RUNS
+    if root:
+        return Path(root) / "shift_scale"
+    user = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return _default_cache(REPO_RUNS, user / "course_lib" / "runs" / "shift_scale")
+
+
+@functools.cache
+def _default_cache(repo: Path, user: Path) -> Path:
+    if can_write(repo):
+        return repo
+    warnings.warn(t("experiments.runs_fallback", folder=repo, user=user), stacklevel=4)
+    return user
+
+
+def can_write(folder: Path) -> bool:
+    """Whether new files can go into ``folder``: it, or the nearest folder above it that
+    exists, is a folder this user may write to. Nothing is created."""
+    for place in (folder, *folder.parents):
+        if place.exists():
+            return place.is_dir() and os.access(place, os.W_OK | os.X_OK)
+    return False
+
+
+def _writable_cache(cache: Path | None, lang: str | None) -> Path:
+    """The cache folder new runs go to, checked before any training starts."""
+    folder = Path(cache) if cache is not None else cache_dir()
+    if not can_write(folder):
+        raise CourseError("experiments.cache_unwritable", lang=lang, folder=folder,
+                          variable="COURSE_RUNS")
+    return folder
+
+
+def _save_or_keep(record: dict, cache: Path, lang: str | None) -> dict:
+    """``save(record, cache)``; when the file cannot be written the trained run is kept in
+    memory, and a warning names the file."""
+    try:
+        return save(record, cache)
+    except OSError as error:
+        warnings.warn(t("experiments.run_not_saved", lang=lang,
+                        path=cache / config_of(record).file_name(),
+                        reason=error.strerror or str(error)), stacklevel=3)
+        return {**record, "widths": tuple(record["widths"])}
 
 
 def search_dirs(cache: Path | None = None) -> list[Path]:
@@ -182,55 +241,17 @@ def write_json(path: Path, obj) -> None:
     write_atomically(path, dump, permissions=0o644)
 
 
-def _halve(x: Tensor) -> Tensor:
-    """28 x 28 images averaged over 2 x 2 blocks: (N, 1, 14, 14)."""
-    return F.avg_pool2d(x, 2)
-
-
-def _pairs(x: Tensor, y: Tensor, n: int, seed: int) -> tuple[Tensor, Tensor]:
-    """``n`` random pairs of the one-channel images ``x`` as the two channels of one image,
-    ``(n, 2, H, W)``, labelled ``10 * y_first + y_second`` (100 classes)."""
-    g = torch.Generator().manual_seed(seed)
-    first, second = torch.randint(len(x), (2, n), generator=g)
-    return torch.cat([x[first], x[second]], dim=1), 10 * y[first] + y[second]
-
-
-@cache
-def _mnist_halves() -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The training and validation parts of ``data.load("mnist")`` at 14 x 14."""
-    splits = data.load("mnist", seed=0)
-    (x_tr, y_tr), (x_va, y_va) = splits.train.tensors, splits.val.tensors
-    return _halve(x_tr), y_tr, _halve(x_va), y_va
-
-
-@cache
-def task_data(dataset: str, n_train: int, n_val: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """``x_train, y_train, x_val, y_val`` of ``dataset`` (first ``n_train`` / ``n_val``
-    examples), normalized per channel with the training part's statistics."""
-    if dataset in ("cifar10", "cifar100"):
-        splits = datasets.load(dataset)
-        (x_tr, y_tr), (x_va, y_va) = splits.train.tensors, splits.val.tensors
-        x_tr, y_tr, x_va, y_va = x_tr[:n_train], y_tr[:n_train], x_va[:n_val], y_va[:n_val]
-    else:
-        x_tr, y_tr, x_va, y_va = _mnist_halves()
-        if dataset == "mnist_pairs":
-            x_tr, y_tr = _pairs(x_tr, y_tr, n_train, seed=1)
-            x_va, y_va = _pairs(x_va, y_va, n_val, seed=2)
-        if n_train > len(x_tr) or n_val > len(x_va):
-            raise CourseError("experiments.too_many", dataset=dataset, n_train=n_train,
-                              n_val=n_val, train=len(x_tr), val=len(x_va))
-        x_tr, y_tr, x_va, y_va = x_tr[:n_train], y_tr[:n_train], x_va[:n_val], y_va[:n_val]
-    mean, std = preprocessing.channel_stats(x_tr)
-    norm = preprocessing.normalize_channels
-    return norm(x_tr, mean, std), y_tr, norm(x_va, mean, std), y_va
+def data_of(config: RunConfig) -> Task:
+    """The training / validation / test data of ``config`` (``tasks.task_data``)."""
+    return task_data(config.dataset, config.n_train, config.n_val, config.n_test)
 
 
 def build_model(config: RunConfig) -> torch.nn.Sequential:
     """The ``thesis_net`` of ``config`` for its dataset's input shape and classes."""
-    x_train = task_data(config.dataset, config.n_train, config.n_val)[0]
     return thesis_net(config.arch, config.variant, dropout=config.dropout,
-                      in_shape=tuple(x_train.shape[1:]), num_classes=CLASSES[config.dataset],
-                      widths=config.widths, seed=config.seed)
+                      in_shape=tuple(data_of(config).x_train.shape[1:]),
+                      num_classes=CLASSES[config.dataset], widths=config.widths,
+                      seed=config.seed, order=config.order)
 
 
 def _evaluate(model, x: Tensor, y: Tensor, chunk: int = 1000) -> tuple[float, float]:
@@ -248,7 +269,7 @@ def learned_parameters(model) -> list[dict]:
     found, position, previous = [], -1, None
     for module in model:
         if isinstance(module, Scale | Shift):
-            if not (isinstance(module, Shift) and isinstance(previous, Scale)):
+            if not isinstance(previous, Scale | Shift):
                 position += 1
             param = module.a if isinstance(module, Scale) else module.b
             values = param.detach().double().flatten()
@@ -274,19 +295,45 @@ def _round(x: float) -> float:
     return round(float(x), 5)
 
 
-def train(config: RunConfig, device=None) -> dict:
-    """Train the run ``config`` from scratch on ``device`` (default: the CPU); return its
-    record (see the module).
+def on_device(task: Task, device, dtype=torch.float32) -> Task:
+    """``task`` on ``device``, its images in ``dtype``."""
+    return Task(*(part.to(device, dtype) if part.is_floating_point() else part.to(device)
+                  for part in task))
+
+
+def make_record(config: RunConfig, errors: list[float], losses: list[float],
+                epoch_steps: list[int], curves: dict, test: tuple[float, float] | None,
+                learned: list[dict], seconds: float, **extra) -> dict:
+    """The record of a finished run (see the module) from its per-step ``errors`` and
+    ``losses`` (up to the first non-finite loss), the per-epoch ``curves`` and the ``test``
+    error and loss (None: the run diverged)."""
+    kept = curve_indices(len(errors))
+    error_ema, loss_ema = ema_curve(errors, EMA), ema_curve(losses, EMA)
+    return {
+        "format": FORMAT, **asdict(config), "key": config.key(),
+        "steps": [i + 1 for i in kept],
+        "train_error_ema": [_round(error_ema[i]) for i in kept],
+        "train_loss_ema": [_round(loss_ema[i]) for i in kept],
+        "epoch_steps": epoch_steps, **{k: [_round(v) for v in c] for k, c in curves.items()},
+        "test_error": None if test is None else _round(test[0]),
+        "test_loss": None if test is None else _round(test[1]),
+        "learned": learned, "diverged": test is None, "seconds": round(seconds, 2), **extra,
+    }
+
+
+def train(config: RunConfig, device=None, dtype=torch.float32) -> dict:
+    """Train the run ``config`` from scratch on ``device`` (default: the CPU) in ``dtype``;
+    return its record (see the module).
 
     Mini-batches are consecutive slices of a new permutation in every epoch, drawn from a
     generator seeded by ``config.seed``; dropout masks come from the global generator seeded
     the same way inside ``torch.random.fork_rng``, so the global random state is untouched.
-    Step numbers stay on the device until the end of each epoch.
+    Step numbers stay on the device until the end of each epoch. A run whose loss becomes
+    inf or NaN stops there (``diverged``). The test part is evaluated once, at the end.
     """
     device = torch.device(device or "cpu")
-    x_train, y_train, x_val, y_val = (part.to(device) for part in task_data(
-        config.dataset, config.n_train, config.n_val))
-    model = build_model(config).to(device)
+    task = on_device(data_of(config), device, dtype)
+    model = build_model(config).to(device, dtype)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=MOMENTUM)
     per_epoch = config.n_train // config.batch_size
     errors, losses, epoch_steps = [], [], []
@@ -301,49 +348,55 @@ def train(config: RunConfig, device=None) -> dict:
             step_losses, step_errors = [], []
             for i in range(per_epoch):
                 batch = order[i * config.batch_size:(i + 1) * config.batch_size]
-                out = model(x_train[batch])
-                loss = F.cross_entropy(out, y_train[batch])
+                out = model(task.x_train[batch])
+                loss = F.cross_entropy(out, task.y_train[batch])
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 step_losses.append(loss.detach())
-                step_errors.append((out.argmax(1) != y_train[batch]).double().mean())
+                step_errors.append((out.argmax(1) != task.y_train[batch]).double().mean())
             epoch_losses = torch.stack(step_losses)
-            finite = torch.isfinite(epoch_losses)
-            kept_steps = int(finite.cumprod(0).sum())
+            kept_steps = int(torch.isfinite(epoch_losses).cumprod(0).sum())
             losses += epoch_losses[:kept_steps].tolist()
             errors += torch.stack(step_errors)[:kept_steps].tolist()
             if kept_steps < per_epoch:
                 diverged = True
                 break
             epoch_steps.append(len(errors))
-            val_error, val_loss = _evaluate(model, x_val, y_val)
-            curves["val_error"].append(_round(val_error))
-            curves["val_loss"].append(_round(val_loss))
-            curves["train_error"].append(_round(_evaluate(model, x_train[:config.n_val],
-                                                          y_train[:config.n_val])[0]))
-    kept = curve_indices(len(errors))
-    error_ema, loss_ema = ema_curve(errors, EMA), ema_curve(losses, EMA)
-    return {
-        "format": FORMAT, **asdict(config), "key": config.key(),
-        "steps": [i + 1 for i in kept],
-        "train_error_ema": [_round(error_ema[i]) for i in kept],
-        "train_loss_ema": [_round(loss_ema[i]) for i in kept],
-        "epoch_steps": epoch_steps, **curves,
-        "learned": learned_parameters(model), "diverged": diverged,
-        "seconds": round(time.perf_counter() - start, 2),
-    }
+            val_error, val_loss = _evaluate(model, task.x_val, task.y_val)
+            curves["val_error"].append(val_error)
+            curves["val_loss"].append(val_loss)
+            curves["train_error"].append(_evaluate(model, task.x_train[:config.n_val],
+                                                   task.y_train[:config.n_val])[0])
+        test = None if diverged else _evaluate(model, task.x_test, task.y_test)
+    return make_record(config, errors, losses, epoch_steps, curves, test,
+                       learned_parameters(model), time.perf_counter() - start)
 
 
 def load(config: RunConfig, cache: Path | None = None) -> dict | None:
-    """The cached record of ``config`` (see ``search_dirs``), or None."""
-    path = find(config, cache)
-    if path is None:
-        return None
-    with path.open(encoding="utf-8") as f:
-        record = json.load(f)
-    record["widths"] = tuple(record["widths"])
-    return record
+    """The cached record of ``config`` (see ``search_dirs``), or None. A damaged file (cut
+    JSON, say) counts as missing, with a warning, so that the run is trained again."""
+    for folder in search_dirs(cache):
+        path = folder / config.file_name()
+        if not path.is_file():
+            continue
+        try:
+            with path.open(encoding="utf-8") as f:
+                record = json.load(f)
+            record["widths"] = tuple(record["widths"])
+            return record
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            warnings.warn(t("experiments.damaged_run", path=path,
+                            reason=str(error).splitlines()[0][:120]), stacklevel=2)
+    return None
+
+
+def save(record: dict, cache: Path | None = None) -> dict:
+    """Write ``record`` into ``cache`` (default ``cache_dir()``) under its config's file name;
+    return it with ``widths`` as a tuple, as ``load`` gives it."""
+    config = config_of(record)
+    write_json((Path(cache) if cache is not None else cache_dir()) / config.file_name(), record)
+    return {**record, "widths": tuple(record["widths"])}
 
 
 def run(config: RunConfig, cache: Path | None = None, retrain: bool = False,
@@ -352,32 +405,63 @@ def run(config: RunConfig, cache: Path | None = None, retrain: bool = False,
     ``cache`` (default ``cache_dir()``); ``retrain=True`` trains even when a cached run
     exists."""
     record = None if retrain else load(config, cache)
-    if record is None:
-        record = train(config, device)
-        write_json((Path(cache) if cache is not None else cache_dir()) / config.file_name(),
-                   record)
-        record["widths"] = tuple(record["widths"])
-    return record
+    if record is not None:
+        return record
+    folder = _writable_cache(cache, None)
+    return _save_or_keep(train(config, device), folder, None)
+
+
+def groups(configs) -> list[list[RunConfig]]:
+    """``configs`` grouped by ``RunConfig.group()`` (the runs that can be stacked), groups and
+    runs in their first order."""
+    found: dict[RunConfig, list[RunConfig]] = {}
+    for config in configs:
+        found.setdefault(config.group(), []).append(config)
+    return list(found.values())
 
 
 def run_grid(configs, cache: Path | None = None, progress: bool = True,
-             lang: str | None = None, device=None) -> list[dict]:
-    """``run`` for every config, in order, with a progress bar counting trained and cached
-    runs; finished runs are read, not trained again, so an interrupted grid resumes."""
+             lang: str | None = None, device=None, stacked: bool = False,
+             echo: Callable[[str], None] | None = None) -> list[dict]:
+    """The records of ``configs``, in order: read from the cache, or trained and written
+    there, with a progress bar counting trained and cached runs. Finished runs are read, not
+    trained again, so an interrupted grid resumes.
+
+    ``stacked=False``: the missing runs are trained one by one (``train``); ``stacked=True``:
+    the missing runs of each group (same config but for ``lr`` and ``seed``) are trained
+    together (``batched.train_group``), each group written as soon as it is done. ``echo``
+    (e.g. ``print``) receives one line per trained group or run with its seconds.
+    """
     configs = list(configs)
-    records, trained = [], 0
-    bar = tqdm(configs, desc=t("experiments.grid_bar", lang=lang),
+    records = {c: load(c, cache) for c in configs}
+    missing = [c for c in configs if records[c] is None]
+    if missing:
+        cache = _writable_cache(cache, lang)
+    bar = tqdm(total=len(configs), desc=t("experiments.grid_bar", lang=lang),
                disable=not progress_enabled(progress))
-    for config in bar:
-        record = load(config, cache)
-        trained += record is None
-        if record is None:
-            record = run(config, cache, retrain=True, device=device)
-        records.append(record)
+    bar.update(len(configs) - len(missing))
+    trained = 0
+    for batch in groups(missing) if stacked else [[c] for c in missing]:
+        start = time.perf_counter()
+        if stacked:
+            from .batched import train_group  # batched builds on this module
+
+            new = train_group(batch, device)
+        else:
+            new = [train(batch[0], device)]
+        for config, record in zip(batch, new, strict=True):
+            records[config] = _save_or_keep(record, cache, lang)
+        trained += len(batch)
+        if echo is not None:
+            c = batch[0]
+            echo(t("experiments.group_done", lang=lang, arch=c.arch, variant=c.variant,
+                   dataset=c.dataset, dropout=c.dropout, runs=len(batch),
+                   seconds=time.perf_counter() - start))
+        bar.update(len(batch))
         bar.set_postfix_str(t("experiments.grid_postfix", lang=lang, trained=trained,
-                              cached=len(records) - trained))
+                              cached=len(configs) - len(missing)))
     bar.close()
-    return records
+    return [records[c] for c in configs]
 
 
 def load_runs(configs, cache: Path | None = None) -> list[dict]:
