@@ -106,15 +106,15 @@ def t(key: str, lang: str | None = None, **fields) -> str:
 
 NUMBER_FORMATS: dict[str, tuple[str, str, str]] = {
     "sk": (",", "\u00a0", "\u00a0%"),
-    "sr": (",", ".", "\u00a0%"),
+    "sr": (",", "\u00a0", "\u00a0%"),
     "ru": (",", "\u00a0", "\u00a0%"),
     "en": (".", ",", "%"),
 }
-"""``lang -> (decimal sign, thousands separator, percent suffix)``: decimal comma and grouping
-as Unicode CLDR writes them (the locale data of operating systems and browsers), Slovak and
-Russian grouping thousands with a no-break space, Serbian with a dot; the percent sign after a
-no-break space in all three (SI and ISO 80000-1; CLDR's Serbian ``95,2%`` is the one
-exception we do not follow, see docs/style.md)."""
+"""``lang -> (decimal sign, thousands separator, percent suffix)``. Slovak and Russian as
+Unicode CLDR writes them (the locale data of operating systems and browsers): decimal comma,
+thousands grouped by a no-break space, a no-break space before ``%``. Serbian writes the same
+(SI, ISO 80000-1, and one of the two groupings its orthography allows), where CLDR has
+``1.797`` and ``95,2%``; docs/style.md explains the choice."""
 
 _SPEC = re.compile(
     r"(?:(?P<fill>.)?(?P<align>[<>=^]))?(?P<sign>[-+ ])?(?P<alt>z?#?)(?P<zero>0)?"
@@ -147,9 +147,9 @@ def format_number(value, spec: str = "g", lang: str | None = None) -> str:
     r"""``value`` formatted by the ``str.format`` spec ``spec``, in ``lang`` (default: current).
 
     >>> format_number(0.1469, ".3f", "sk"), format_number(4652008, ",", "sr")
-    ('0,147', '4.652.008')
-    >>> format_number(0.952, ".1%", "ru"), format_number(1797, ",", "sr")
-    ('95,2\xa0%', '1.797')
+    ('0,147', '4\xa0652\xa0008')
+    >>> format_number(0.952, ".1%", "ru"), format_number(4652008, ",", "en")
+    ('95,2\xa0%', '4,652,008')
 
     Fill, alignment and width apply to the localized text, so columns still line up. A value
     that is not a number, or NaN and infinities, is formatted as Python does.

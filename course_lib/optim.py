@@ -19,7 +19,6 @@ notebook exercises: they return new tensors and change nothing in place.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 
 import torch
@@ -274,7 +273,7 @@ class Adam(Optimizer):
                 if group["amsgrad"]:
                     v = torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
                 # m̂ / (√v̂ + ε) = m / (1 - β1^t) / (√v / √(1 - β2^t) + ε)
-                denominator = (v.sqrt() / math.sqrt(1 - beta2**t)).add_(group["eps"])
+                denominator = (v.sqrt() / (1 - beta2**t) ** 0.5).add_(group["eps"])
                 p.addcdiv_(m, denominator, value=-lr / (1 - beta1**t))
         return loss
 

@@ -78,7 +78,9 @@ class Explorer:
         self.image = ipywidgets.Image(value=self.png, format="png")
         for control in self.controls.values():
             control.observe(self._redraw, names="value")
-        self.widget = ipywidgets.VBox([*self.controls.values(), self.image])
+        # flex-start: the figure at its own size, not stretched to the notebook's width
+        self.widget = ipywidgets.VBox([*self.controls.values(), self.image],
+                                      layout=ipywidgets.Layout(align_items="flex-start"))
 
     def current(self) -> dict:
         """The values the figure is drawn for now."""

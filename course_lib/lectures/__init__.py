@@ -12,6 +12,7 @@ regularization     05: the overfitting MNIST-1D task, penalties, dropout, ensemb
 normalization      06: deep MLPs with and without batch norm, running statistics, batch of one
 practice           07: preprocessing, monitoring, learning-rate sweeps, random search on digits
 transfer_learning  08: the transfer-learning table on offline data
+scale              11: number formats and loss scaling, exact resume, simulated and real DDP
 =================  ==========================================================================
 
 Lectures import the core (``course_lib.*``), never ``course_lib.labs`` (a test reads the

@@ -47,8 +47,7 @@ from ..training import History, fit
 from .practice import Digits, TensorBatches, digits_mlp, train_mlp
 
 FORMATS = (torch.float32, torch.bfloat16, torch.float16)
-NAMES = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16",
-         torch.float64: "float64"}
+NAMES = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
 
 
 # --- number formats ------------------------------------------------------------------------

@@ -52,8 +52,8 @@ def test_shift_and_scale_sit_between_the_relu_and_the_dropout_and_not_after_the_
     net = normalization.insert_shift_scale(models.thesis_mlp(dropout=0.5), "layer", "layer",
                                            example_input=torch.zeros(2, 3, 32, 32))
     kinds = [type(m).__name__ for m in net]
-    assert kinds == ["Scale", "Shift", "Flatten", "Linear", "ReLU", "Scale", "Shift", "Dropout",
-                     "Linear", "ReLU", "Scale", "Shift", "Dropout", "Linear"]
+    assert kinds == ["Shift", "Scale", "Flatten", "Linear", "ReLU", "Shift", "Scale", "Dropout",
+                     "Linear", "ReLU", "Shift", "Scale", "Dropout", "Linear"]
 
 
 def test_every_shift_scale_variant_starts_as_the_plain_net_and_batch_norm_does_not():
@@ -119,7 +119,7 @@ def test_after_reshuffling_early_examples_were_seen_half_an_epoch_ago_late_ones_
 def first_batch_gradients():
     config = experiments.RunConfig("fcn", "shift_scale_layer")
     model = experiments.build_model(config)
-    x, y, _, _ = experiments.task_data(config.dataset, config.n_train, config.n_val)
+    x, y = experiments.data_of(config)[:2]
     seen = []
 
     def keep(module, inputs, output):
@@ -382,7 +382,7 @@ def test_online_with_the_thesis_rate_0_02_every_variant_stays_near_chance(tmp_pa
 def test_after_the_first_step_the_layer_scales_get_different_gradients():
     config = experiments.RunConfig("fcn", "shift_scale_layer")
     model = experiments.build_model(config)
-    x, y, _, _ = experiments.task_data(config.dataset, config.n_train, config.n_val)
+    x, y = experiments.data_of(config)[:2]
     batch = x[: config.batch_size], y[: config.batch_size]
     lab.gradient_step(model, *batch, lr=config.lr)
     grads = [s["grad"].item() for s in lab.gradient_step(model, *batch, lr=config.lr)

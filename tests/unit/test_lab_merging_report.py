@@ -1,4 +1,4 @@
-"""The lecture-10 helpers: the verdict rule for a comparison table and the standardized toy."""
+"""The lecture-10 helpers: the verdicts read from a comparison table and the standardized toy."""
 
 import pytest
 import torch
@@ -49,13 +49,20 @@ def test_the_toy_inputs_are_standardized_with_training_statistics_and_targets_ke
     torch.testing.assert_close(toy.test.tensors[1], raw.test.tensors[1])
 
 
-def test_the_toy_model_is_the_talks_1_100_1_regressor():
-    assert models.count_parameters(merging_toy.make_toy()) == 301
+def test_the_toy_model_is_our_1_64_64_1_regressor():
+    assert models.count_parameters(merging_toy.make_toy()) == (1 + 1) * 64 + (64 + 1) * 64 + 65
+
+
+def test_one_thread_is_restored_afterwards():
+    threads = torch.get_num_threads()
+    with merging_toy.one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == threads
 
 
 def table_of(**means):
-    """A loss table with a spread of 0.01 for every method of the same budget."""
-    return [row(method, mean, 0.01) for method, mean in means.items()]
+    """A loss table with a spread of 0.02 for every method."""
+    return [row(method, mean, 0.02) for method, mean in means.items()]
 
 
 def test_every_method_of_the_same_budget_appears_in_each_merging_line():
@@ -67,9 +74,10 @@ def test_every_method_of_the_same_budget_appears_in_each_merging_line():
         assert line.startswith(method)
         for name in ("one model", "best of 3", "better teacher fine-tuned", "distillation"):
             assert name in line
-    assert "better than best of 3 (bo3) (0.4000)" in lines[0]
-    assert "worse than better teacher fine-tuned (0.2000)" in lines[0]
-    assert "within the spread over seeds: one model (0.2900), distillation" in lines[0]
+    assert lines[0] == (
+        "error-driven merging (0.3000): better than greedy merging (0.3300), best of 3 (bo3) "
+        "(0.4000); within the spread over seeds: one model (0.2900), distillation from both "
+        "teachers (0.3100); worse than better teacher fine-tuned (0.2000).")
 
 
 def test_a_verdict_sentence_names_the_better_method_first():
@@ -94,7 +102,7 @@ def test_the_joined_note_says_which_of_joined_and_student_is_better():
                                                                     "finetuning": "3"}]
     note = merging_report.joined_note(summary, lang="en")
     assert note.startswith("The gated joined model (90.00%) is better")
-    assert "400 parameters" in note and "3 epochs of fine-tuning" in note
+    assert "400 parameters" in note and "fine-tuning (3 epochs)" in note
     summary[0]["mean"] = 0.7
     assert merging_report.joined_note(summary, lang="en").startswith("The error-driven student")
     assert merging_report.joined_note(table_of(one_model=0.3), lang="en") is None

@@ -15,6 +15,7 @@ from course_lib import CourseError
 from course_lib.labs.shift_scale import __main__ as cli
 from course_lib.labs.shift_scale import analysis as L
 from course_lib.labs.shift_scale import batched as B
+from course_lib.labs.shift_scale import report as P
 from course_lib.labs.shift_scale import runner as E
 from course_lib.labs.shift_scale import tasks
 from course_lib.models import thesis_net
@@ -327,28 +328,28 @@ def test_summary_checks_the_four_claims_of_the_thesis():
 
 def test_the_verdict_table_shows_every_profile_it_is_given():
     one = {1: L.summary(synthetic_experiment()), 2: L.summary(synthetic_experiment()[:2])}
-    table = L.verdict_table({"quick": one}, lang="en")
+    table = P.verdict_table({"quick": one}, lang="en")
     assert table.header[2:] == ["experiment 1", "experiment 2"]
     assert table.rows[-1][:3] == ["batch norm is still better", "yes", "yes"]
     assert table.rows[-1][3] == "-"
-    both = L.verdict_table({"quick": one, "full": one}, lang="en")
+    both = P.verdict_table({"quick": one, "full": one}, lang="en")
     assert both.rows[0][2] == "yes / yes" and "quick / full" in both.caption
     assert "<table>" in both._repr_html_() and "yes / yes" in str(both)
 
 
 def test_the_verdict_names_every_variant_and_both_baselines():
     s = L.summary(synthetic_experiment())
-    text = L.verdict(s, lang="en")
+    text = P.verdict(s, lang="en")
     for variant in s["variants"]:
         assert L.variant_label(variant, "en") in text
     assert "better than “none” by 5.0 percentage points" in text
     assert "worse than “batch norm” by 15.0 percentage points" in text
     assert "about 1.5 percentage points" in text  # sqrt(0.335 * 0.665 / 1000)
-    assert "20,0\u00a0%" in L.verdict(s, lang="sk")
+    assert "20,0\u00a0%" in P.verdict(s, lang="sk")
 
 
 def test_the_summary_table_has_a_row_per_variant_in_the_course_language():
-    table = L.summary_table(L.summary(synthetic_experiment()), lang="sk")
+    table = P.summary_table(L.summary(synthetic_experiment()), lang="sk")
     assert [row[0] for row in table.rows] == [L.variant_label(v, "sk") for v in
                                               ("none", "shift_layer", "shift_scale_layer",
                                                "batch_norm")]
@@ -369,7 +370,9 @@ def test_learned_values_are_collected_per_place_across_seeds():
                 {"kind": "shift", "position": 1, "values": [b + 1]},
                 {"kind": "scale", "position": 1, "values": [a + 1]}]
 
-    records = [{"learned": learned(0.5, 0.1)}, {"learned": learned(0.7, -0.1)}]
+    records = [{"learned": learned(0.5, 0.1), "diverged": False},
+               {"learned": learned(0.7, -0.1), "diverged": False},
+               {"learned": learned(float("nan"), 0.0), "diverged": True}]
     assert L.learned_values(records) == {"scale": [[0.5, 1.5], [0.7, 1.7]],
                                          "shift": [[0.1, 1.1], [-0.1, 0.9]]}
 

@@ -154,9 +154,13 @@ TYPICAL_MISTAKES = {  # the normal std given as the uniform bound; Xavier's 1 / 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize("name", sorted(TYPICAL_MISTAKES))
-def test_a_typical_mistake_fails_with_the_lectures_hint(name, lang):
+def test_a_typical_mistake_fails_with_a_nudge_then_the_lectures_hint(name, lang):
     assert EXERCISES[name].hint == f"lecture03.hint_{name}"
-    result = Checker(lang).check(name, TYPICAL_MISTAKES[name])
+    checker = Checker(lang)
+    nudges = [checker.check(name, TYPICAL_MISTAKES[name]) for _ in range(Checker.NUDGES)]
+    assert not any(r.passed for r in nudges)
+    assert all(t(f"checks.nudge.{name}", lang=lang) in r.hint for r in nudges)
+    result = checker.check(name, TYPICAL_MISTAKES[name])
     assert not result.passed
     assert result.hint == t(f"lecture03.hint_{name}", lang=lang)
     assert Checker(lang).check(name, EXERCISES[name].reference).passed

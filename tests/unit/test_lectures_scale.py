@@ -14,7 +14,6 @@ from torch import nn
 from course_lib.exercises.scale import scaled_lr, update_scale
 from course_lib.lectures import practice, scale
 
-
 # --- number formats --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype, exponent, mantissa", [

@@ -341,12 +341,8 @@ def _value(mean: float, std: float, spread: bool, metric: str, lang: str | None)
     return text + (f" ± {format_number(std, '.4f', lang)}" if spread else "")
 
 
-def table(summary: Sequence[dict], lang: str | None = None) -> Table:
-    """The table in the talk's format (a ``course_lib.tables.Table``: HTML in Jupyter, text
-    by ``str``): method, epochs (teachers, merging, fine-tuning, total) and the metric as
-    ``mean ± std`` over ``n > 1`` runs, else the single value (accuracies in percent, the ± in
-    percentage points; losses as numbers), numbers in the course language. ``summary`` are
-    rows of ``summarize`` or ``RESNET18_IMAGENET``."""
+def table_cells(summary: Sequence[dict], lang: str | None = None) -> tuple[list, list]:
+    """``(header, rows)`` of ``table``: the cells as strings, the total as an int."""
     metric = summary[0].get("metric", "top1") if summary else "top1"
     header = [t(f"merging.col_{key}", lang=lang)
               for key in ("method", "teachers", "merging", "finetuning", "total")]
@@ -357,6 +353,16 @@ def table(summary: Sequence[dict], lang: str | None = None) -> Table:
         value = _value(mean, row.get("std", 0.0), row.get("n", 1) > 1, metric, lang)
         rows.append([t(f"merging.method_{row['method']}", lang=lang), row["teachers"],
                      row["merging"], row["finetuning"], row["total"], value])
+    return header, rows
+
+
+def table(summary: Sequence[dict], lang: str | None = None) -> Table:
+    """The table in the talk's format (a ``course_lib.tables.Table``: HTML in Jupyter, text
+    by ``str``): method, epochs (teachers, merging, fine-tuning, total) and the metric as
+    ``mean ± std`` over ``n > 1`` runs, else the single value (accuracies in percent, the ± in
+    percentage points; losses as numbers), numbers in the course language. ``summary`` are
+    rows of ``summarize`` or ``RESNET18_IMAGENET``."""
+    header, rows = table_cells(summary, lang)
     return Table(rows, header, lang=lang)
 
 

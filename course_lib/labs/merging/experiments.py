@@ -53,9 +53,9 @@ from torch.utils.data import TensorDataset
 
 from ... import data, datasets, models
 from ...execution import pick_device
-from ...i18n import CourseError
+from ...i18n import CourseError, t
 from ...training import write_atomically
-from . import baselines, toy_task
+from . import baselines, report, toy_task
 from .algorithms import GATE_LR
 
 FORMAT = 1
@@ -226,16 +226,19 @@ def compute(config: Config, device=None, root=None, lang: str | None = None) -> 
     small = config.model == "toy" and device.type == "cpu"
     with toy_task.one_thread() if small else contextlib.nullcontext():
         rows = _rows(config, splits, make_model, device)
-    return {"config": asdict(resolved(config, root)), "dataset": used, "device": device.type,
-            "seconds": round(time.perf_counter() - start, 1), "rows": rows}
+    record = {"config": asdict(resolved(config, root)), "dataset": used,
+              "device": device.type, "seconds": round(time.perf_counter() - start, 1),
+              "rows": rows}
+    return json.loads(json.dumps(record))  # as a cached record reads back
 
 
 def _rows(config: Config, splits, make_model, device) -> list[dict]:
     rows = []
-    for i, (label, t, m, f) in enumerate(config.splits):
+    for i, (label, teacher, merge, finetune) in enumerate(config.splits):
         methods = [k for k in config.methods if i == 0 or k not in SHARED]
         found = baselines.compare(
-            make_model, splits, teacher_epochs=t, merge_epochs=m, finetune_epochs=f,
+            make_model, splits, teacher_epochs=teacher, merge_epochs=merge,
+            finetune_epochs=finetune,
             seeds=config.seeds, methods=methods, lr=config.lr, gate_lr=config.gate_lr,
             alpha=config.alpha, alpha_growth=config.alpha_growth,
             batch_size=config.batch_size, device=device)
@@ -278,6 +281,31 @@ def summaries(record: dict) -> dict[str, list[dict]]:
         result[label] = baselines.summarize(
             sorted(rows, key=lambda r: baselines.METHODS.index(r["method"])))
     return result
+
+
+def show(record: dict, lang: str | None = None, classes: int | None = None) -> None:
+    """Print where ``record`` comes from, then for every split its budget, the table and the
+    verdicts (``report.show``)."""
+    config = record["config"]
+    print(t("lecture10.record", lang=lang, seeds=len(config["seeds"]), data=record["dataset"],
+            device=record["device"], seconds=record["seconds"]))
+    for (label, teacher, merge, finetune), summary in zip(config["splits"],
+                                                          summaries(record).values(),
+                                                          strict=True):
+        print(t(f"lecture10.split_{label}", lang=lang, t=teacher, m=merge, f=finetune,
+                b=2 * teacher + merge + finetune))
+        report.show(summary, lang, classes)
+
+
+def show_shipped(name: str, lang: str | None = None, classes: int | None = None) -> None:
+    """``show`` the full-profile record of ``name`` shipped with the package, under a heading;
+    a line saying how to compute it when this copy of the course has none."""
+    print(t("lecture10.full_record", lang=lang))
+    record = shipped(name, "full")
+    if record is None:
+        print(t("lecture10.no_full_record", lang=lang, name=name))
+    else:
+        show(record, lang, classes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ... import tables
 from ...i18n import CourseError, format_number, format_percent, t
-from .baselines import EQUAL_BUDGET, MERGING
+from .baselines import EQUAL_BUDGET, MERGING, table_cells
 
 
 def verdict(summary: Sequence[dict], method: str, rival: str) -> tuple[str, float, float]:
@@ -160,3 +161,19 @@ def chance_note(summary: Sequence[dict], classes: int, lang: str | None = None) 
         return None
     return t("lecture10.below_chance", lang=lang, methods=", ".join(_name(m, lang) for m in low),
              chance=format_percent(1 / classes, 0, lang))
+
+
+def lines(summary: Sequence[dict], lang: str | None = None,
+          classes: int | None = None) -> list[str]:
+    """What the notebook prints under a table: ``verdicts``, ``best_sentence`` and, where they
+    apply, ``joined_note`` and ``chance_note`` (for ``classes`` classes)."""
+    notes = [joined_note(summary, lang), chance_note(summary, classes, lang) if classes else None]
+    return [*verdicts(summary, lang), best_sentence(summary, lang), *(n for n in notes if n)]
+
+
+def show(summary: Sequence[dict], lang: str | None = None, classes: int | None = None) -> None:
+    """Display the comparison table (``baselines.table``: HTML in Jupyter, text elsewhere) and
+    print ``lines`` under it."""
+    header, rows = table_cells(summary, lang)
+    tables.show(rows, header, lang=lang)
+    print("\n".join(lines(summary, lang, classes)))

@@ -342,9 +342,12 @@ than no improvement but tends to overfit, and batch norm is still better."""
 def learned_values(records) -> dict[str, list[list[float]]]:
     """The learned layerwise values across runs: ``{"scale": [[a at place 0 of run 1, a at
     place 1, ...], ...], "shift": [...]}``, one inner list per run (seed), in network order
-    (place 0 = after the input). Only layers with a single value (layer granularity)."""
+    (place 0 = after the input). Only layers with a single value (layer granularity), and only
+    runs that did not diverge (their values are inf or NaN)."""
     out = {"scale": [], "shift": []}
     for r in records:
+        if r["diverged"]:
+            continue
         for kind in out:
             values = [e["values"][0] for e in r["learned"] if e["kind"] == kind
                       and e["values"] is not None and len(e["values"]) == 1]

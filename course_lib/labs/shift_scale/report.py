@@ -14,7 +14,8 @@ no number in the notebook is typed by hand:
 * ``order_table`` / ``order_verdict``: the thesis' order of the layers (shift, then scale)
   against the other order (scale, then shift), our extension.
 
-Numbers follow the language: decimal comma in sk, sr and ru, a no-break space before ``%``.
+Numbers follow the language (``i18n.format_number`` / ``format_percent``): decimal comma in
+sk, sr and ru, a no-break space before ``%``.
 """
 
 from __future__ import annotations
@@ -23,23 +24,28 @@ import html
 import math
 import statistics
 
-from ...i18n import t
+from ...i18n import format_number, format_percent, t
 from . import analysis, runner
 
 
 def percent(value: float, lang: str | None = None, digits: int = 1) -> str:
     """``value`` (a fraction) as a percentage in the language's style, e.g. ``6,1 %`` in sk."""
-    number = f"{100 * value:.{digits}f}".replace(".", t("experiments.decimal", lang=lang))
-    return t("experiments.percent", lang=lang, value=number)
+    return format_percent(value, digits, lang)
 
 
 def points(value: float, lang: str | None = None) -> str:
     """A difference of two error rates in percentage points, e.g. ``2,4`` in sk."""
-    return f"{100 * value:.1f}".replace(".", t("experiments.decimal", lang=lang))
+    return format_number(100 * value, ".1f", lang)
+
+
+def numbers(values, lang: str | None = None, spec: str = ".2f") -> str:
+    """``values`` in the language's number format, separated by semicolons (a comma is the
+    decimal sign in sk, sr and ru): ``0,91; 0,76``."""
+    return "; ".join(format_number(v, spec, lang) for v in values)
 
 
 def _lr(lr: float, lang: str | None) -> str:
-    return f"{lr:g}".replace(".", t("experiments.decimal", lang=lang))
+    return format_number(lr, "g", lang)
 
 
 def _signed(value: float, lang: str | None) -> str:
