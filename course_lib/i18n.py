@@ -106,15 +106,15 @@ def t(key: str, lang: str | None = None, **fields) -> str:
 
 NUMBER_FORMATS: dict[str, tuple[str, str, str]] = {
     "sk": (",", "\u00a0", "\u00a0%"),
-    "sr": (",", "\u00a0", "\u00a0%"),
+    "sr": (",", ".", "\u00a0%"),
     "ru": (",", "\u00a0", "\u00a0%"),
     "en": (".", ",", "%"),
 }
-"""``lang -> (decimal sign, thousands separator, percent suffix)``. Slovak and Russian as
-Unicode CLDR writes them (the locale data of operating systems and browsers): decimal comma,
-thousands grouped by a no-break space, a no-break space before ``%``. Serbian writes the same
-(SI, ISO 80000-1, and one of the two groupings its orthography allows), where CLDR has
-``1.797`` and ``95,2%``; docs/style.md explains the choice."""
+"""``lang -> (decimal sign, thousands separator, percent suffix)``, as Unicode CLDR writes them
+(the locale data of operating systems and browsers): a decimal comma in all three; thousands
+grouped by a no-break space in Slovak and Russian and by a dot in Serbian (``4.652.008``); a
+no-break space before ``%`` in all three (SI, ISO 80000-1; CLDR's Serbian ``95,2%`` is the
+one place we differ, see docs/style.md)."""
 
 _SPEC = re.compile(
     r"(?:(?P<fill>.)?(?P<align>[<>=^]))?(?P<sign>[-+ ])?(?P<alt>z?#?)(?P<zero>0)?"
@@ -147,7 +147,7 @@ def format_number(value, spec: str = "g", lang: str | None = None) -> str:
     r"""``value`` formatted by the ``str.format`` spec ``spec``, in ``lang`` (default: current).
 
     >>> format_number(0.1469, ".3f", "sk"), format_number(4652008, ",", "sr")
-    ('0,147', '4\xa0652\xa0008')
+    ('0,147', '4.652.008')
     >>> format_number(0.952, ".1%", "ru"), format_number(4652008, ",", "en")
     ('95,2\xa0%', '4,652,008')
 

@@ -202,6 +202,87 @@ def batchnorm_backward(dout: Tensor, cache: tuple) -> tuple[Tensor, Tensor, Tens
     return dx, dgamma, dbeta
 
 
+def _normalized_backward(dx_hat: Tensor, x_hat: Tensor, inv_std: Tensor, dims) -> Tensor:
+    """dx of x^ = (x - mu) / sqrt(sigma^2 + eps), mu and sigma^2 over the m values in dims:
+
+        dx = 1 / (m sqrt(sigma^2 + eps)) * (m dx^ - sum dx^ - x^ sum(dx^ x^)).
+    """
+    m = math.prod(x_hat.shape[d] for d in dims)
+    return inv_std / m * (
+        m * dx_hat - dx_hat.sum(dim=dims, keepdim=True)
+        - x_hat * (dx_hat * x_hat).sum(dim=dims, keepdim=True)
+    )
+
+
+def layernorm_forward(x: Tensor, gamma: Tensor, beta: Tensor,
+                      eps: float = 1e-5) -> tuple[Tensor, tuple]:
+    """Layer normalization: each example i on its own, over all its m = D (or C H W) values:
+
+        mu_i = (1/m) sum_j x_ij,   sigma_i^2 = (1/m) sum_j (x_ij - mu_i)^2,
+        y_ij = gamma_j (x_ij - mu_i) / sqrt(sigma_i^2 + eps) + beta_j.
+
+    x: (N, D) or (N, C, H, W); gamma, beta: x.shape[1:] (one per value, as
+    ``torch.nn.LayerNorm(x.shape[1:])``). The same in training and at test time, and it works
+    for a batch of one: no statistic crosses examples.
+    """
+    check.ndim("x", x, (2, 3, 4), "(N, D), (N, C, L) or (N, C, H, W)")
+    check.shape("gamma", gamma, tuple(x.shape[1:]))
+    check.shape("beta", beta, tuple(x.shape[1:]))
+    dims = tuple(range(1, x.dim()))
+    mean, var = x.mean(dim=dims, keepdim=True), x.var(dim=dims, correction=0, keepdim=True)
+    inv_std = (var + eps).rsqrt()
+    x_hat = (x - mean) * inv_std
+    return gamma * x_hat + beta, (x_hat, gamma, inv_std)
+
+
+def layernorm_backward(dout: Tensor, cache: tuple) -> tuple[Tensor, Tensor, Tensor]:
+    """dgamma = sum_i dout_i x^_i, dbeta = sum_i dout_i; dx per example with dx^ = dout gamma."""
+    x_hat, gamma, inv_std = cache
+    check.same_shape("dout", dout, "x", x_hat)
+    dims = tuple(range(1, x_hat.dim()))
+    dx = _normalized_backward(dout * gamma, x_hat, inv_std, dims)
+    return dx, (dout * x_hat).sum(dim=0), dout.sum(dim=0)
+
+
+def groupnorm_forward(x: Tensor, gamma: Tensor, beta: Tensor, groups: int,
+                      eps: float = 1e-5) -> tuple[Tensor, tuple]:
+    """Group normalization: the C channels split into G groups of C/G; each example and group
+    is normalized over its m = (C/G) H W values, then scaled and shifted per channel c:
+
+        y_nc.. = gamma_c (x_nc.. - mu_ng) / sqrt(sigma_ng^2 + eps) + beta_c,   c in group g.
+
+    x: (N, C), (N, C, L) or (N, C, H, W); gamma, beta: (C,). G = 1 normalizes like layer norm
+    (but with per-channel gamma, beta); G = C is instance normalization. Like
+    ``torch.nn.functional.group_norm``; works for a batch of one.
+    """
+    check.ndim("x", x, (2, 3, 4), "(N, C), (N, C, L) or (N, C, H, W)")
+    groups = check.positive_int("groups", groups)
+    channels = x.shape[1]
+    if channels % groups:
+        raise CourseError("layers.groups_mismatch", groups=groups, channels=channels)
+    check.shape("gamma", gamma, (channels,))
+    check.shape("beta", beta, (channels,))
+    xg = x.reshape(x.shape[0], groups, -1)
+    mean, var = xg.mean(dim=2, keepdim=True), xg.var(dim=2, correction=0, keepdim=True)
+    inv_std = (var + eps).rsqrt()
+    x_hat = ((xg - mean) * inv_std).reshape(x.shape)
+    shape = [1, -1] + [1] * (x.dim() - 2)
+    out = gamma.reshape(shape) * x_hat + beta.reshape(shape)
+    return out, (x_hat, gamma.reshape(shape), inv_std, groups)
+
+
+def groupnorm_backward(dout: Tensor, cache: tuple) -> tuple[Tensor, Tensor, Tensor]:
+    """dgamma_c, dbeta_c sum over examples and positions; dx per (example, group)."""
+    x_hat, gamma, inv_std, groups = cache
+    check.same_shape("dout", dout, "x", x_hat)
+    dims = [0, *range(2, dout.dim())]
+    dgamma, dbeta = (dout * x_hat).sum(dim=dims), dout.sum(dim=dims)
+    n = dout.shape[0]
+    dx = _normalized_backward((dout * gamma).reshape(n, groups, -1),
+                              x_hat.reshape(n, groups, -1), inv_std, (2,))
+    return dx.reshape(dout.shape), dgamma, dbeta
+
+
 def conv_forward_naive(x: Tensor, w: Tensor, b: Tensor, stride: int = 1,
                        pad: int = 0) -> tuple[Tensor, tuple]:
     """2-D convolution (cross-correlation, as in torch) straight from the definition:
@@ -257,6 +338,101 @@ def _zero_pad(x: Tensor, pad: int) -> Tensor:
     xp = x.new_zeros(n, c, h + 2 * pad, w + 2 * pad)
     xp[:, :, pad:pad + h, pad:pad + w] = x
     return xp
+
+
+def conv_output_size(size: int, kernel: int, stride: int = 1, pad: int = 0) -> int:
+    """Output length of a convolution or pooling along one axis:
+
+        out = 1 + (size + 2 pad - kernel) // stride
+
+    e.g. 32 with a 3 x 3 filter, stride 1, pad 1 -> 32; with stride 2 -> 16."""
+    for name, value in (("size", size), ("kernel", kernel), ("stride", stride)):
+        check.positive_int(name, value)
+    check.non_negative_int("pad", pad)
+    if kernel > size + 2 * pad:
+        raise CourseError("layers.kernel_too_large", kernel=kernel, size=size, pad=pad)
+    return 1 + (size + 2 * pad - kernel) // stride
+
+
+def im2col(x: Tensor, hh: int, ww: int, stride: int = 1, pad: int = 0) -> Tensor:
+    """The patches the filter sees, one column per output position:
+
+        cols[n, (ch, i, j), (r, c)] = xp[n, ch, r s + i, c s + j]
+
+    x (N, C, H, W) -> cols (N, C HH WW, H' W'), the layout of ``torch.nn.functional.unfold``."""
+    check.ndim("x", x, (4,), "(N, C, H, W)")
+    h_out = conv_output_size(x.shape[2], hh, stride, pad)
+    w_out = conv_output_size(x.shape[3], ww, stride, pad)
+    patches = _zero_pad(x, pad).unfold(2, hh, stride).unfold(3, ww, stride)  # N C H' W' HH WW
+    n, c = x.shape[:2]
+    return patches.permute(0, 1, 4, 5, 2, 3).reshape(n, c * hh * ww, h_out * w_out)
+
+
+def conv_forward_im2col(x: Tensor, w: Tensor, b: Tensor, stride: int = 1,
+                        pad: int = 0) -> Tensor:
+    """The same convolution as ``conv_forward_naive`` as one matrix product:
+
+        out = w.reshape(F, C HH WW) @ im2col(x) + b,   reshaped to (N, F, H', W')
+
+    Shapes as in ``conv_forward_naive``. This is how libraries turn a convolution into a GEMM."""
+    check.ndim("x", x, (4,), "(N, C, H, W)")
+    check.ndim("w", w, (4,), f"(F, {x.shape[1]}, HH, WW)")
+    check.shape("b", b, (w.shape[0],))
+    if w.shape[1] != x.shape[1]:
+        raise CourseError("layers.conv_mismatch", x=tuple(x.shape), w=tuple(w.shape), pad=pad)
+    f, _, hh, ww = w.shape
+    cols = im2col(x, hh, ww, stride, pad)
+    h_out = conv_output_size(x.shape[2], hh, stride, pad)
+    out = w.reshape(f, -1) @ cols + b.reshape(1, f, 1)
+    return out.reshape(x.shape[0], f, h_out, -1)
+
+
+def _pool(x: Tensor, kernel: int, stride: int | None, pad: int, fill: float) -> Tensor:
+    """Windows (N, C, H', W', k k) of x padded with ``fill``; stride defaults to kernel."""
+    check.ndim("x", x, (4,), "(N, C, H, W)")
+    check.positive_int("kernel", kernel)
+    stride = kernel if stride is None else check.positive_int("stride", stride)
+    check.non_negative_int("pad", pad)
+    if 2 * pad > kernel:
+        raise CourseError("layers.pool_pad", pad=pad, kernel=kernel)
+    n, c, h, w = x.shape
+    xp = x.new_full((n, c, h + 2 * pad, w + 2 * pad), fill)
+    xp[:, :, pad:pad + h, pad:pad + w] = x
+    for size in (h, w):
+        conv_output_size(size, kernel, stride, pad)  # raises if the window does not fit
+    windows = xp.unfold(2, kernel, stride).unfold(3, kernel, stride)
+    return windows.reshape(*windows.shape[:4], kernel * kernel)
+
+
+def max_pool_forward(x: Tensor, kernel: int, stride: int | None = None, pad: int = 0) -> Tensor:
+    """out[n, ch, r, c] = max over the k x k window at (r s, c s) of x padded with -inf,
+    as ``torch.nn.functional.max_pool2d``. x (N, C, H, W) -> (N, C, H', W'), H' as for a
+    convolution; stride defaults to the kernel size (windows that do not overlap)."""
+    return _pool(x, kernel, stride, pad, float("-inf")).amax(dim=-1)
+
+
+def avg_pool_forward(x: Tensor, kernel: int, stride: int | None = None, pad: int = 0) -> Tensor:
+    """out[n, ch, r, c] = mean over the k x k window of x padded with zeros (the zeros count,
+    as in ``torch.nn.functional.avg_pool2d`` with its default ``count_include_pad=True``)."""
+    return _pool(x, kernel, stride, pad, 0.0).mean(dim=-1)
+
+
+def receptive_field(kernels: list[int], strides: list[int]) -> list[int]:
+    """Receptive field r_l of one output pixel of layer l on the input, for layers with
+    kernel sizes k_l and strides s_l (convolutions and poolings alike):
+
+        r_0 = 1,   r_l = r_{l-1} + (k_l - 1) * s_1 * ... * s_{l-1}
+
+    e.g. three 3 x 3 convolutions with stride 1 see 7 x 7 pixels: [3, 5, 7]."""
+    check.same_length("kernels", kernels, "strides", strides)
+    fields, r, jump = [], 1, 1
+    for k, s in zip(kernels, strides, strict=True):
+        check.positive_int("kernel", k)
+        check.positive_int("stride", s)
+        r += (k - 1) * jump
+        jump *= s
+        fields.append(r)
+    return fields
 
 
 def gradcheck(f: Callable[[Tensor], Tensor], x: Tensor, df: Tensor | None = None,

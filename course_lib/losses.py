@@ -1,4 +1,5 @@
-"""Losses: mean squared error, softmax cross-entropy, distillation with a temperature.
+"""Losses: mean squared error, softmax cross-entropy (also against distributions), multiclass
+hinge (SVM), distillation.
 
 Shapes: ``N`` examples, ``C`` classes; logits are ``(N, C)`` or ``(N, C, d1, ...)`` with the
 classes on dimension 1, as in ``torch.nn.functional``. Every loss is a mean over the examples.
@@ -8,6 +9,7 @@ raise ``CourseError`` naming the argument.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from . import validation as check
@@ -54,6 +56,56 @@ def cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
     _check_classes(logits, target)
     log_p = log_softmax(logits, dim=1)
     return -log_p.gather(1, target.unsqueeze(1)).mean()
+
+
+def soft_cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
+    """``-(1 / N) * sum_n sum_c q_nc * log softmax(z_n)_c``: logits and distributions ``(N, C)``.
+
+    Cross-entropy against a whole target distribution ``q`` (each row sums to 1), as label
+    smoothing and mixup produce; for one-hot ``q`` it is ``cross_entropy``.
+    """
+    check.ndim("logits", logits, (2,), "(N, C)")
+    check.same_shape("logits", logits, "target", target)
+    return -(target * log_softmax(logits, dim=1)).sum(dim=1).mean()
+
+
+def multiclass_hinge(scores: Tensor, target: Tensor, delta: float = 1.0) -> Tensor:
+    """Multiclass SVM loss (Weston and Watkins): scores ``(N, C)``, classes ``(N,)``::
+
+        L = (1 / N) * sum_i sum_{j != y_i} max(0, s_ij - s_iy_i + delta)
+
+    An example costs nothing once its correct score beats every other score by at least the
+    margin ``delta > 0``; unlike cross-entropy, it then stops pushing. Added to a penalty it is
+    the regularized objective ``L + lambda * R(W)`` of a linear SVM.
+
+    ``torch.nn.MultiMarginLoss(margin=delta)`` divides each example's sum by the number of
+    classes ``C``, so ``multiclass_hinge = C * MultiMarginLoss``.
+    """
+    check.in_range("delta", delta, 0, None, low_open=True)
+    check.ndim("scores", scores, (2,), "(N, C)")
+    _check_classes(scores, target)
+    correct = scores.gather(1, target.unsqueeze(1))
+    margins = (scores - correct + delta).relu()
+    wrong = torch.ones_like(margins).scatter_(1, target.unsqueeze(1), 0.0)
+    return (margins * wrong).sum(dim=1).mean()
+
+
+def multiclass_hinge_grad(scores: Tensor, target: Tensor, delta: float = 1.0) -> Tensor:
+    """The gradient of ``multiclass_hinge`` with respect to ``scores``, ``(N, C)``, by hand::
+
+        dL/ds_ij   = (1 / N) * [s_ij - s_iy_i + delta > 0]             for j != y_i
+        dL/ds_iy_i = -(1 / N) * number of j != y_i with a positive margin
+
+    At a margin of exactly 0 it takes the subgradient 0, as ``relu`` and torch do.
+    """
+    check.in_range("delta", delta, 0, None, low_open=True)
+    check.ndim("scores", scores, (2,), "(N, C)")
+    _check_classes(scores, target)
+    correct = scores.gather(1, target.unsqueeze(1))
+    active = (scores - correct + delta > 0).to(scores.dtype)
+    active.scatter_(1, target.unsqueeze(1), 0.0)
+    grad = active.scatter(1, target.unsqueeze(1), -active.sum(dim=1, keepdim=True))
+    return grad / scores.shape[0]
 
 
 def distillation_loss(

@@ -1,4 +1,5 @@
-"""Regularization: L1, L2 and elastic net penalties; vanilla and inverted dropout.
+"""Regularization: L1, L2 and elastic net penalties; vanilla and inverted dropout; label
+smoothing and mixup, which regularize through the targets.
 
 A penalty is added to the data loss, ``L = L_data + lambda * R(W)``::
 
@@ -127,3 +128,44 @@ class Dropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inverted={self.inverted}"
+
+
+def smooth_labels(target: Tensor, classes: int, eps: float,
+                  dtype: torch.dtype | None = None) -> Tensor:
+    """Label smoothing (Szegedy et al., 2016): classes ``(N,)`` -> target distributions ``(N, C)``::
+
+        q = (1 - eps) * one_hot(y) + eps / C
+
+    The correct class gets ``1 - eps + eps / C``, every other ``eps / C``. Cross-entropy against
+    ``q`` (``losses.soft_cross_entropy``) is ``F.cross_entropy(..., label_smoothing=eps)``: the
+    net is never asked for a probability of exactly 1, so its logits stay finite. ``0 <= eps <= 1``;
+    ``dtype`` defaults to torch's default floating type.
+    """
+    check.positive_int("classes", classes)
+    check.in_range("eps", eps, 0, 1)
+    check.class_indices("target", target, classes)
+    one_hot = torch.nn.functional.one_hot(target, classes).to(dtype or torch.get_default_dtype())
+    return (1 - eps) * one_hot + eps / classes
+
+
+def mixup(x: Tensor, targets: Tensor, alpha: float,
+          generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, float]:
+    """Mixup (Zhang et al., 2018): blend every example with a random partner of the batch::
+
+        lam ~ Beta(alpha, alpha),  pi = a random permutation of the batch
+        x~ = lam * x + (1 - lam) * x[pi],   q~ = lam * q + (1 - lam) * q[pi]
+
+    ``x`` is ``(N, ...)``, ``targets`` ``(N, C)`` distributions (one-hot or ``smooth_labels``);
+    returns ``(x~, q~, lam)``, one ``lam`` for the batch. A small ``alpha`` gives ``lam`` near 0
+    or 1 (mostly one example), ``alpha = 1`` a uniform ``lam``. ``alpha > 0``; ``generator``
+    fixes the permutation and ``lam``.
+    """
+    check.in_range("alpha", alpha, 0, None, low_open=True)
+    check.ndim("targets", targets, (2,), "(N, C)")
+    check.same_length("x", x, "targets", targets)
+    perm = torch.randperm(len(x), generator=generator)
+    seed = int(torch.randint(2**62, (1,), generator=generator))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    return lam * x + (1 - lam) * x[perm], lam * targets + (1 - lam) * targets[perm], lam

@@ -2,7 +2,9 @@ r"""Learning-rate schedules of the lecture, each a closed-form formula of the st
 
 "The learning rate should decay over the iterations": step decay, exponential decay, 1/t decay,
 cosine annealing and cosine annealing with warm restarts (SGDR, Loshchilov and Hutter 2016),
-whose cycles also give the snapshots of a snapshot ensemble.
+whose cycles also give the snapshots of a snapshot ensemble; and the one-cycle policy (Smith and
+Topin 2017, fast.ai's default): a warm-up from lr_max / div_factor to lr_max, then annealing
+down to far below the start.
 
 Each schedule is twice here:
 
@@ -32,7 +34,7 @@ from .validation import interval
 __all__ = [
     "StepLR", "ExponentialLR", "InverseTimeLR", "CosineAnnealingLR",
     "CosineAnnealingWarmRestarts", "step_lr", "exponential_lr", "inverse_time_lr",
-    "cosine_lr", "warm_restarts_lr", "lr_at", "SCHEDULES",
+    "cosine_lr", "warm_restarts_lr", "lr_at", "SCHEDULES", "OneCycleLR", "one_cycle_lr",
 ]
 
 
@@ -97,6 +99,23 @@ def _check_warm_restarts(T_0: int, T_mult: int, eta_min: float, torch_style: boo
     _check_eta_min(eta_min, torch_style)
 
 
+def _check_one_cycle(total_steps: int, pct_start: float, div_factor: float,
+                     final_div_factor: float, anneal_strategy: str,
+                     torch_style: bool = False) -> None:
+    _require(_is_int(total_steps) and total_steps > 0, torch_style,
+             f"Expected positive integer total_steps, but got {total_steps}", "total_steps",
+             total_steps, POSITIVE_INTS)
+    _require(_is_real(pct_start) and 0 <= pct_start <= 1, torch_style,
+             f"Expected float between 0 and 1 pct_start, but got {pct_start}", "pct_start",
+             pct_start, interval(0, 1))
+    for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
+        _require(_is_real(value) and value > 0, torch_style, f"Invalid {name}: {value}", name,
+                 value, interval(0, None, low_open=True))
+    _require(anneal_strategy in ("cos", "linear"), torch_style,
+             f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}",
+             "anneal_strategy", anneal_strategy, "{'cos', 'linear'}")
+
+
 def _check_point(t: int, lr: float) -> None:
     """The step t >= 0 and the learning rate lr >= 0 of a pure schedule function."""
     _require(_is_real(t) and t >= 0, False, "", "t", t, interval(0, None))
@@ -150,12 +169,45 @@ def warm_restarts_lr(t: int, lr: float, T_0: int, T_mult: int = 1,
     return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * T_cur / T_i)) / 2
 
 
+def one_cycle_lr(t: int, lr: float, total_steps: int, pct_start: float = 0.3,
+                 div_factor: float = 25.0, final_div_factor: float = 1e4,
+                 anneal_strategy: str = "cos") -> float:
+    """One cycle of ``total_steps`` steps peaking at ``lr`` (= lr_max), as torch's OneCycleLR.
+
+    Warm-up for the first ``pct_start`` of the steps from lr_0 = lr_max / div_factor up to
+    lr_max, then annealing down to lr_min = lr_0 / final_div_factor at t = total_steps - 1::
+
+        T_1 = pct_start * total_steps - 1 (end of the warm-up),  T_2 = total_steps - 1
+        t <= T_1:  lr_t = anneal(lr_0, lr_max, t / T_1)
+        t >  T_1:  lr_t = anneal(lr_max, lr_min, (t - T_1) / (T_2 - T_1))
+
+    with ``anneal(a, b, p) = b + (a - b) (1 + cos(π p)) / 2`` (``"cos"``) or ``a + (b - a) p``
+    (``"linear"``). t runs from 0 to ``total_steps`` (torch allows one extra step).
+    """
+    _check_point(t, lr)
+    _check_one_cycle(total_steps, pct_start, div_factor, final_div_factor, anneal_strategy)
+    _require(t <= total_steps, False, "", "t", t, f"[0, {total_steps}]")
+    lr_0 = lr / div_factor
+    phases = [(float(pct_start * total_steps) - 1, lr_0, lr),
+              (total_steps - 1, lr, lr_0 / final_div_factor)]
+    start = 0.0
+    for i, (end, a, b) in enumerate(phases):
+        if t <= end or i == len(phases) - 1:
+            p = (t - start) / (end - start) if end != start else 1.0
+            if anneal_strategy == "cos":
+                return b + (a - b) / 2 * (math.cos(math.pi * p) + 1)
+            return (b - a) * p + a
+        start = end
+    raise AssertionError("unreachable: the last phase always returns")
+
+
 SCHEDULES = {
     "step": step_lr,
     "exponential": exponential_lr,
     "inverse_time": inverse_time_lr,
     "cosine": cosine_lr,
     "warm_restarts": warm_restarts_lr,
+    "one_cycle": one_cycle_lr,
 }
 """The pure schedule functions by name, as ``lr_at`` knows them."""
 
@@ -238,3 +290,39 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     def get_lr(self) -> list[float]:
         return [warm_restarts_lr(self.last_epoch, lr, self.T_0, self.T_mult, self.eta_min)
                 for lr in self.base_lrs]
+
+
+class OneCycleLR(LRScheduler):
+    """The one-cycle policy, ``one_cycle_lr`` for each group (torch's OneCycleLR with
+    ``cycle_momentum=False``: only the learning rate cycles here).
+
+    ``max_lr`` is the peak (a number, or one per group); like torch, the scheduler sets each
+    group's starting rate to ``max_lr / div_factor``, whatever the optimizer had. Call
+    ``step()`` after every batch, ``total_steps`` times in all.
+    """
+
+    def __init__(self, optimizer: Optimizer, max_lr, total_steps: int, pct_start: float = 0.3,
+                 anneal_strategy: str = "cos", div_factor: float = 25.0,
+                 final_div_factor: float = 1e4, last_epoch: int = -1):
+        _check_one_cycle(total_steps, pct_start, div_factor, final_div_factor, anneal_strategy,
+                         torch_style=True)
+        groups = optimizer.param_groups
+        self.max_lrs = list(max_lr) if isinstance(max_lr, list | tuple) else [max_lr] * len(groups)
+        _require(len(self.max_lrs) == len(groups), True,
+                 f"expected {len(groups)} values for max_lr, got {len(self.max_lrs)}", "max_lr",
+                 max_lr, "")
+        self.total_steps, self.pct_start, self.anneal_strategy = total_steps, pct_start, \
+            anneal_strategy
+        self.div_factor, self.final_div_factor = div_factor, final_div_factor
+        if last_epoch == -1:
+            for group, peak in zip(groups, self.max_lrs, strict=True):
+                group["initial_lr"] = peak / div_factor
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch > self.total_steps:
+            raise ValueError(f"Tried to step {self.last_epoch} times. The specified number of "
+                             f"total steps is {self.total_steps}")
+        return [one_cycle_lr(self.last_epoch, peak, self.total_steps, self.pct_start,
+                             self.div_factor, self.final_div_factor, self.anneal_strategy)
+                for peak in self.max_lrs]

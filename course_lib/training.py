@@ -517,13 +517,25 @@ class _EpochSteps:
             history.train_acc.append(self.correct / seen)
 
 
+def _clip(model: nn.Module, clip_norm: float | None, clip_value: float | None) -> None:
+    """Clip the gradients in place, as torch does: by value first (``g_i <- clamp(g_i, -v, v)``),
+    then by norm (``g <- g * min(1, c / ||g||)``, ``||g||`` over all gradients together)."""
+    params = [p for p in model.parameters() if p.grad is not None]
+    if clip_value is not None:
+        nn.utils.clip_grad_value_(params, clip_value)
+    if clip_norm is not None:
+        nn.utils.clip_grad_norm_(params, clip_norm)
+
+
 def _train_epoch(runner: Runner, model: nn.Module, batches, optimizer, scaler, loss_fn,
-                 objective, batch_scheduler, with_norms, show) -> _EpochSteps:
+                 objective, batch_scheduler, with_norms, show,
+                 clip: tuple[float | None, float | None] = (None, None)) -> _EpochSteps:
     """One pass over ``batches``. Numbers stay on the device until the end of the epoch.
 
     With float16 autocast the ``scaler`` multiplies the loss by ``s`` before ``backward`` and
-    divides the gradients by ``s`` before the norm and the step (skipped if any is inf/NaN);
-    otherwise it is disabled and passes everything through.
+    divides the gradients by ``s`` before the norm, the clipping and the step (skipped if any
+    is inf/NaN); otherwise it is disabled and passes everything through. ``clip`` is
+    ``(max norm, max value)``, see ``_clip``; the recorded norm is the one before clipping.
     """
     runner.net.train()
     losses, sizes, lrs, norms = [], [], [], []
@@ -541,9 +553,11 @@ def _train_epoch(runner: Runner, model: nn.Module, batches, optimizer, scaler, l
                     raise CourseError("training.loss_not_scalar", lang=runner.lang,
                                       name="objective", got=getattr(loss, "shape", loss))
         scaler.scale(loss).backward()
-        if with_norms:
+        if with_norms or clip != (None, None):
             scaler.unscale_(optimizer)
+        if with_norms:
             norms.append(grad_norm(model))
+        _clip(model, *clip)
         lrs.append(optimizer.param_groups[0]["lr"])
         scaler.step(optimizer)
         scaler.update()
@@ -579,9 +593,12 @@ def _global_steps(losses: torch.Tensor, sizes: list[int], correct: torch.Tensor)
 
 
 def _check_fit_arguments(train_data, epochs, val_data, checkpoint, resume, early_stopping, ema,
-                         lang: str | None) -> None:
+                         lang: str | None, clip=(None, None)) -> None:
     """Every argument of ``fit`` that can be checked before any work, checked."""
     check.non_negative_int("epochs", epochs, lang)
+    for name, bound in zip(("clip_grad_norm", "clip_grad_value"), clip, strict=True):
+        if bound is not None:
+            check.in_range(name, bound, 0, None, low_open=True, lang=lang)
     if early_stopping is not None:
         check.positive_int("early_stopping", early_stopping, lang)
         if val_data is None:
@@ -613,7 +630,8 @@ def fit(model: nn.Module, train_data: Iterable, optimizer: torch.optim.Optimizer
         resume: bool = False, early_stopping: int | None = None, ema: float = 0.99,
         grad_norms: bool = True, progress: bool = True, lang: str | None = None,
         on_epoch_end: Callable | None = None, *, amp="auto", channels_last="auto",
-        compile=False, objective: Callable | None = None) -> History:
+        compile=False, objective: Callable | None = None, clip_grad_norm: float | None = None,
+        clip_grad_value: float | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs (in total, counting resumed ones); return a History.
 
     One step: ``out = model(x)``, ``loss = loss_fn(out, y)`` (default cross-entropy) or, with the
@@ -654,9 +672,18 @@ def fit(model: nn.Module, train_data: Iterable, optimizer: torch.optim.Optimizer
     model is wrapped in DistributedDataParallel, the train loader's sampler gets ``set_epoch``,
     the history holds the losses and accuracies of the global batch and of the whole validation
     set (summed over the processes), and only rank 0 writes the checkpoint and shows progress.
+
+    Gradient clipping, the usual fix for exploding gradients (both off by default, each a
+    number ``> 0``), with the semantics of ``torch.nn.utils``: ``clip_grad_value=v`` clamps
+    every gradient entry to ``[-v, v]`` (``clip_grad_value_``), ``clip_grad_norm=c`` rescales
+    all gradients together, ``g <- g * min(1, c / ||g||)`` (``clip_grad_norm_``; the direction
+    is kept). Both act after the gradients are unscaled (float16) and before the optimizer's
+    step, value first if both are given. ``history.step_grad_norm`` records the norm before
+    clipping, so it still shows the explosion that clipping tamed.
     """
+    clip = (clip_grad_norm, clip_grad_value)
     _check_fit_arguments(train_data, epochs, val_data, checkpoint, resume, early_stopping, ema,
-                         lang)
+                         lang, clip)
     if scheduler_interval not in ("epoch", "batch"):
         raise CourseError("training.bad_interval", lang=lang, value=scheduler_interval)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
@@ -686,7 +713,7 @@ def fit(model: nn.Module, train_data: Iterable, optimizer: torch.optim.Optimizer
         batches = tqdm(train_data, leave=False, disable=not show,
                        desc=t("training.batches_bar", lang=lang, epoch=epoch + 1, epochs=epochs))
         steps = _train_epoch(runner, model, batches, optimizer, scaler, loss_fn, objective,
-                             batch_scheduler, grad_norms, show)
+                             batch_scheduler, grad_norms, show, clip)
         if not steps.losses:
             raise CourseError("training.empty_data", lang=lang, name="train_data")
         steps.add_to(history)

@@ -378,3 +378,29 @@ def extract_features(backbone: nn.Module, loader: Iterable,
             features.append(net(x.to(device)).flatten(start_dim=1).cpu())
             labels.append(y.cpu())
     return torch.cat(features), torch.cat(labels)
+
+
+@torch.no_grad()
+def stage_features(backbone: Backbone, x: Tensor, stages: Iterable[str],
+                   batch_size: int = 64) -> dict[str, Tensor]:
+    """Features from several depths in one pass: for each named stage, its output (N, C, h, w)
+    averaged over space to (N, C) (global average pooling, as the network's own ``pool``
+    stage does for the last one). ``x`` is the preprocessed input (N, 3, H, W); the backbone
+    runs in eval mode and stops after the deepest requested stage. Results are on the CPU."""
+    stages = list(stages)
+    names = list(backbone._modules)
+    unknown = [s for s in stages if s not in names]
+    if unknown:
+        raise CourseError("transfer.unknown_stage", names=unknown, known=", ".join(names))
+    last = max(names.index(s) for s in stages)
+    device = next(backbone.parameters()).device
+    found: dict[str, list[Tensor]] = {s: [] for s in stages}
+    with evaluating(backbone):
+        for i in range(0, len(x), batch_size):
+            out = x[i : i + batch_size].to(device)
+            for name in names[: last + 1]:
+                out = backbone._modules[name](out)
+                if name in found:
+                    pooled = out.mean(dim=(2, 3)) if out.dim() == 4 else out.flatten(1)
+                    found[name].append(pooled.cpu())
+    return {s: torch.cat(found[s]) for s in stages}

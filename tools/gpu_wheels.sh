@@ -176,7 +176,7 @@ install() {
     run "$python" -c "import torch, torchvision"
     run "$python" -m venv --system-site-packages "$venv"
     run "$venv/bin/python" -m pip install --no-index --find-links "$dest" -r "$dest/requirements.txt"
-    run "$venv/bin/python" -m pip install --no-index --find-links "$dest" --no-deps -e .
+    run "$venv/bin/python" -m pip install --no-index --find-links "$dest" --no-build-isolation --no-deps -e .
     # make then finds the venv up to date and does not reinstall from the network.
     run touch "$venv/.installed"
 }

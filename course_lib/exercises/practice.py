@@ -1,4 +1,5 @@
-"""Exercises of lecture 07 (training practice): standardization, update ratio, log-uniform."""
+"""Exercises of lecture 07 (training practice): standardization, update ratio, log-uniform,
+precision and recall from a confusion matrix."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import torch
 
 from ..checks import exercise
+from ..metrics import precision_recall_f1 as _precision_recall_f1
 from ..monitoring import update_ratio as _update_ratio
 from ..preprocessing import standardize as _standardize
 
@@ -64,3 +66,21 @@ def log_uniform(u: torch.Tensor, low: float, high: float) -> torch.Tensor:
     [low, high] so that every decade gets the same share (``search.LogUniform`` samples so)."""
     a, b = math.log10(low), math.log10(high)
     return 10 ** (a + u * (b - a))
+
+
+def _precision_recall_cases(gen):
+    imbalanced = torch.tensor([[90, 2], [5, 3]], dtype=torch.int64)  # rare class 1
+    never_predicted = torch.tensor([[7, 0, 0], [2, 0, 0], [1, 0, 4]], dtype=torch.int64)
+    return [
+        {"matrix": imbalanced},
+        {"matrix": torch.randint(0, 20, (4, 4), generator=gen)},
+        {"matrix": never_predicted},
+    ]
+
+
+@exercise("precision_recall", cases=_precision_recall_cases,
+          outputs=("precision", "recall", "f1"), atol=1e-12, hint="lecture07.hint_precision_recall")
+def precision_recall(matrix: torch.Tensor):
+    """Per class k of a confusion matrix (rows true, columns predicted): precision = M_kk / column
+    sum, recall = M_kk / row sum, F1 their harmonic mean; 0 where a denominator is 0."""
+    return _precision_recall_f1(matrix)

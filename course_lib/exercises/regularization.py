@@ -1,7 +1,8 @@
-"""Exercises of lecture 05 (regularization): inverted dropout, the elastic-net gradient, int8.
+"""Exercises of lecture 05 (regularization): the elastic-net gradient, the multiclass hinge,
+inverted dropout, int8.
 
-The references reuse the library: ``course_lib.regularization`` for the penalties and
-``course_lib.compression`` for quantization.
+The references reuse the library: ``course_lib.regularization`` for the penalties,
+``course_lib.losses`` for the hinge and ``course_lib.compression`` for quantization.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import torch
 
 from ..checks import exercise
 from ..compression import quantize_int8
+from ..losses import multiclass_hinge
 from ..regularization import elastic_net_penalty
 
 
@@ -78,3 +80,20 @@ def quantize_int8_reference(w: torch.Tensor):
     """Symmetric per-tensor int8: ``scale = max |w| / 127``, ``q = round(w / scale)`` as int8."""
     q, scale = quantize_int8(w)
     return q, float(scale)
+
+
+def _hinge_cases(gen):
+    return [
+        {"scores": torch.tensor([[3.2, 5.1, -1.7]], dtype=torch.float64),
+         "y": torch.tensor([0]), "delta": 1.0},
+        {"scores": _randn(gen, 6, 4, scale=2.0), "y": torch.randint(4, (6,), generator=gen),
+         "delta": 1.0},
+        {"scores": _randn(gen, 5, 10), "y": torch.randint(10, (5,), generator=gen),
+         "delta": 0.5},
+    ]
+
+
+@exercise("svm_loss", cases=_hinge_cases, outputs=("loss",), hint="lecture05.hint_svm_loss")
+def svm_loss(scores: torch.Tensor, y: torch.Tensor, delta: float) -> torch.Tensor:
+    """``(1/N) sum_i sum_{j != y_i} max(0, s_ij - s_iy_i + delta)``: ``losses.multiclass_hinge``."""
+    return multiclass_hinge(scores, y, delta)

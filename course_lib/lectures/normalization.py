@@ -9,6 +9,9 @@ its claim tests, so that both run the very same code::
 with ``batch_size=1`` it is online learning, one example per step. The batch-statistics helpers
 (``batch_statistics``, ``running_mean_trace``) feed the lecture's explorer, and
 ``recompute_running_stats`` repairs running statistics that do not match the data.
+``normalization_axes`` draws which values share one mean and variance in batch, layer and
+group norm, and ``batch_dependence`` measures how much one example's output depends on the
+other examples of its batch.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ..i18n import CourseError
+from .. import layers
+from ..i18n import CourseError, t
 from ..init import init_model
 from ..normalization import BatchNorm1d, _BatchNorm, insert_shift_scale
 
@@ -221,3 +225,55 @@ def online_comparison(x: Tensor, y: Tensor, steps: int, granularity: str = "laye
                                                 example_input=example)}
     return {name: (model, train_steps(model, x, y, ONLINE_LR, steps, 1, seed, momentum=0.0))
             for name, model in models.items()}
+
+
+NORM_AXES = ("batchnorm", "layernorm", "groupnorm")
+
+
+def _normalize(kind: str, x: Tensor, groups: int) -> Tensor:
+    """x normalized by the from-scratch layer ``kind`` with gamma = 1, beta = 0 (training)."""
+    c = x.shape[1]
+    ones, zeros = torch.ones(c, dtype=x.dtype), torch.zeros(c, dtype=x.dtype)
+    if kind == "batchnorm":
+        return layers.batchnorm_forward(x, ones, zeros, None, None, train=True)[0]
+    if kind == "layernorm":
+        shape = x.shape[1:]
+        return layers.layernorm_forward(x, torch.ones(shape, dtype=x.dtype),
+                                        torch.zeros(shape, dtype=x.dtype))[0]
+    return layers.groupnorm_forward(x, ones, zeros, groups)[0]
+
+
+def batch_dependence(x: Tensor, groups: int = 2) -> dict[str, float]:
+    """For each of batch, layer and group norm: max |y_0 alone - y_0 in the batch x|, the change
+    of example 0's output when it is normalized alone (N = 1) instead of together with x[1:].
+    0 means the layer treats each example on its own. x: (N, C, H, W), N >= 2."""
+    return {kind: (_normalize(kind, x[:1], groups) - _normalize(kind, x, groups)[:1])
+            .abs().max().item() for kind in NORM_AXES}
+
+
+def normalization_axes(num_examples: int = 4, channels: int = 6, groups: int = 2):
+    """Three panels, rows = examples n, columns = channels c, each cell = all H x W positions of
+    one channel of one example; shaded: the cells that share one mean and variance with the
+    first cell (batch norm: a column; layer norm: a row; group norm: one group of a row)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    size = channels // groups
+    shaded = {"batchnorm": lambda n, c: c == 0, "layernorm": lambda n, c: n == 0,
+              "groupnorm": lambda n, c: n == 0 and c < size}
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
+    for ax, kind in zip(axes, NORM_AXES, strict=True):
+        for n in range(num_examples):
+            for c in range(channels):
+                color = "tab:orange" if shaded[kind](n, c) else "white"
+                ax.add_patch(Rectangle((c, n), 1, 1, facecolor=color, edgecolor="0.3"))
+        ax.set_xlim(0, channels)
+        ax.set_ylim(num_examples, 0)
+        ax.set_aspect("equal")
+        ax.set_xticks([c + 0.5 for c in range(channels)], range(1, channels + 1))
+        ax.set_yticks([n + 0.5 for n in range(num_examples)], range(1, num_examples + 1))
+        ax.set_title(t(f"lecture06.axes_{kind}", groups=groups))
+        ax.set_xlabel(t("lecture06.axes_channels"))
+    axes[0].set_ylabel(t("lecture06.axes_examples"))
+    fig.tight_layout()
+    return fig

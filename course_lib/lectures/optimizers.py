@@ -9,17 +9,23 @@ lecture's formulas); a path is the list of points it visits on a surface in floa
 Surfaces: ``bowl`` = ½(0.2 x² + 10 y²) (condition number 50), ``saddle`` =
 x²/2 + y⁴/4 − y²/2 (a saddle point at the origin, minima at (0, ±1)) and ``rosenbrock``.
 Labels and titles come from the caller, so this module holds no natural-language text.
+
+``lr_range_test`` is fast.ai's learning-rate finder (Smith 2015): one pass with an
+exponentially increasing learning rate, loss against rate, a rate below the minimum.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import torch
 
 from .. import optim
+from .. import validation as check
 
 F64 = torch.float64
 
@@ -221,3 +227,101 @@ def lbfgs_vs_sgd(evaluations: int = 100, sgd_lr: float = 0.5) -> dict[str, list[
     opt.step(closure)
     curves["lbfgs"] = losses
     return curves
+
+
+@dataclass(frozen=True)
+class RangeTest:
+    """What ``lr_range_test`` measured: per step k the rate ``lrs[k]``, the loss of the
+    mini-batch ``losses[k]`` and its bias-corrected EMA ``smoothed[k]``; ``suggestion`` is
+    the rate at the minimum of the smoothed curve divided by 10."""
+
+    lrs: list[float]
+    losses: list[float]
+    smoothed: list[float]
+    suggestion: float
+
+
+def lr_range_test(model: torch.nn.Module, data: Iterable, optimizer: torch.optim.Optimizer,
+                  loss_fn: Callable | None = None, lr_min: float = 1e-6, lr_max: float = 10.0,
+                  steps: int = 100, beta: float = 0.98, stop_factor: float = 4.0,
+                  lang: str | None = None) -> RangeTest:
+    """The learning-rate range test ("LR finder"): train ``steps`` mini-batches with
+
+        lr_k = lr_min (lr_max / lr_min)^(k / (steps - 1)),   k = 0 .. steps - 1,
+
+    record the loss of each (taken before its step) and its EMA ``m_k / (1 - beta^(k+1))``,
+    and stop early once the smoothed loss exceeds ``stop_factor`` times its minimum or is not
+    finite (the rate is too large: training diverges). ``data`` yields ``(x, y)`` and is
+    cycled if it has fewer than ``steps`` batches; ``loss_fn`` defaults to cross-entropy.
+    The model's weights and the optimizer's state (rates included) are restored afterwards,
+    so the test costs one short pass and changes nothing. Pick a rate below the minimum of
+    the smoothed curve, where the loss still falls steeply; ``suggestion`` is minimum / 10.
+    """
+    check.in_range("lr_min", lr_min, 0, None, low_open=True, lang=lang)
+    check.in_range("lr_max", lr_max, lr_min, None, low_open=True, lang=lang)
+    check.positive_int("steps", steps, lang)
+    check.in_range("steps", steps, 2, None, lang=lang)
+    check.in_range("beta", beta, 0, 1, high_open=True, lang=lang)
+    check.in_range("stop_factor", stop_factor, 1, None, low_open=True, lang=lang)
+    loss_fn = loss_fn or torch.nn.functional.cross_entropy
+    saved = copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
+    lrs, losses, smoothed, m, best = [], [], [], 0.0, math.inf
+    batches = iter(())
+    was_training = model.training
+    model.train()
+    try:
+        for k in range(steps):
+            batch = next(batches, None)
+            if batch is None:
+                batches = iter(data)
+                batch = next(batches)
+            x, y = batch
+            lr = lr_min * (lr_max / lr_min) ** (k / (steps - 1))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            m = beta * m + (1 - beta) * loss.item()
+            lrs.append(lr)
+            losses.append(loss.item())
+            smoothed.append(m / (1 - beta ** (k + 1)))
+            if not math.isfinite(smoothed[-1]) or smoothed[-1] > stop_factor * best:
+                break
+            best = min(best, smoothed[-1])
+    finally:
+        model.load_state_dict(saved[0])
+        optimizer.load_state_dict(saved[1])
+        model.train(was_training)
+    finite = [(value, lr) for value, lr in zip(smoothed, lrs, strict=True) if math.isfinite(value)]
+    return RangeTest(lrs, losses, smoothed, min(finite)[1] / 10 if finite else lr_min)
+
+
+def effective_decay(grad_scales, lr: float = 1e-3, weight_decay: float = 1e-2,
+                    steps: int = 200, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Per parameter, how much of itself one step removes: Adam with L2 vs AdamW.
+
+    Parameter i gets zero-mean noisy gradients of scale ``grad_scales[i]`` (shape (P,)) for
+    ``steps`` steps of ``torch.optim.Adam``; from its second-moment estimate v̂_i the decay per
+    step is then read off. Adam with L2 (``weight_decay`` added to the gradient, g + λw) passes
+    λw through the adaptive denominator; AdamW (decoupled) shrinks w directly::
+
+        Adam + L2:  w <- w - lr λ w / (sqrt(v̂_i) + ε) - ...     decay_i = lr λ / (sqrt(v̂_i) + ε)
+        AdamW:      w <- w - lr λ w - ...                        decay_i = lr λ
+
+    so with L2 the parameters with large gradients are barely regularized. Returns
+    ``{"adam_l2": (P,), "adamw": (P,)}`` in float64.
+    """
+    scales = torch.as_tensor(grad_scales, dtype=F64)
+    w = torch.zeros_like(scales, requires_grad=True)
+    opt = torch.optim.Adam([w], lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        w.grad = scales * torch.randn(scales.shape, generator=gen, dtype=F64)
+        opt.step()
+    state = opt.state[w]
+    beta2, eps = opt.param_groups[0]["betas"][1], opt.param_groups[0]["eps"]
+    v_hat = state["exp_avg_sq"] / (1 - beta2 ** float(state["step"]))
+    return {"adam_l2": lr * weight_decay / (v_hat.sqrt() + eps),
+            "adamw": torch.full_like(scales, lr * weight_decay)}

@@ -8,6 +8,8 @@ a second on a CPU. Inputs are normalized per channel with the training set's sta
     run = train_mlp(digits, lr=0.1, epochs=5, track_ratios=True)
     run.history.train_loss, run.ratios.median()
     objective = search_objective(digits, epochs=3)      # objective(lr, reg) -> val accuracy
+    ts, losses, accs = loss_and_accuracy_along(run.model, digits.x_val, digits.y_val, ts)
+    y_binary = one_vs_rest(digits.y_test, digit=0)      # 1 for the digit, 0 for the rest
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .. import data, monitoring, preprocessing, search
+from .. import data, metrics, monitoring, preprocessing, search
 from ..training import History, evaluate, fit
 
 
@@ -188,3 +190,40 @@ def decade_shares(n: int = 2000, low: float = 1e-6, high: float = 1e-1,
             counts[min(max(decade, 0), len(counts) - 1)] += 1
         shares[name] = [count / n for count in counts]
     return shares
+
+
+def loss_and_accuracy_along(model: nn.Module, x: Tensor, y: Tensor, ts, seed: int = 0
+                            ) -> tuple[list[float], list[float]]:
+    """Cross-entropy and accuracy of ``model`` with its weights moved to ``w + t d`` for each t
+    in ``ts``, d a random direction (one normal draw per weight, seeded) scaled to ``||w||``.
+    The model's weights are restored afterwards."""
+    generator = torch.Generator().manual_seed(seed)
+    params = list(model.parameters())
+    start = [p.detach().clone() for p in params]
+    norm = torch.sqrt(sum((p**2).sum() for p in start))
+    direction = [torch.randn(p.shape, generator=generator) for p in start]
+    scale = norm / torch.sqrt(sum((d**2).sum() for d in direction))
+    losses, accuracies = [], []
+    with torch.no_grad():
+        for step in ts:
+            for p, p0, d in zip(params, start, direction, strict=True):
+                p.copy_(p0 + step * scale * d)
+            logits = model(x)
+            losses.append(nn.functional.cross_entropy(logits, y).item())
+            accuracies.append((logits.argmax(dim=1) == y).double().mean().item())
+        for p, p0 in zip(params, start, strict=True):
+            p.copy_(p0)
+    return losses, accuracies
+
+
+def one_vs_rest(y: Tensor, digit: int) -> Tensor:
+    """Binary labels: 1 where ``y == digit`` (the rare positive class), 0 for the rest."""
+    return (y == digit).long()
+
+
+def binary_report(y_true: Tensor, y_pred: Tensor) -> dict[str, float]:
+    """Accuracy, and precision, recall, F1 of the positive class 1, from the confusion matrix."""
+    matrix = metrics.confusion_matrix(y_true, y_pred, 2)
+    precision, recall, f1 = metrics.precision_recall_f1(matrix)
+    return {"accuracy": metrics.accuracy(matrix), "precision": precision[1].item(),
+            "recall": recall[1].item(), "f1": f1[1].item()}

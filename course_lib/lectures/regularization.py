@@ -35,10 +35,10 @@ from torch import Tensor, nn
 
 from .. import data
 from ..ensembles import average_predictions
-from ..i18n import t
-from ..losses import distillation_loss
+from ..i18n import CourseError, t
+from ..losses import distillation_loss, multiclass_hinge, multiclass_hinge_grad, soft_cross_entropy
 from ..models import mlp
-from ..regularization import l2_penalty, soft_threshold_
+from ..regularization import l2_penalty, mixup, smooth_labels, soft_threshold_
 
 
 @dataclass(frozen=True)
@@ -154,16 +154,19 @@ def zero_fraction(model: nn.Module) -> float:
 def train(model: nn.Module, task: Task, epochs: int, lr: float = 0.05, momentum: float = 0.9,
           batch_size: int = 50, l1: float = 0.0, l2: float = 0.0, seed: int = 0,
           teacher_logits: Tensor | None = None, T: float = 4.0, alpha: float = 0.9,
-          augment: Callable[[Tensor], Tensor] | None = None, record: bool = True,
-          device=None) -> Curves:
+          augment: Callable[[Tensor], Tensor] | None = None, label_smoothing: float = 0.0,
+          mixup_alpha: float | None = None, record: bool = True, device=None) -> Curves:
     """Train ``model`` in place on ``task`` with SGD + momentum; return its ``Curves``.
 
     Loss per mini-batch: cross-entropy, or ``distillation_loss(out, teacher, y, T, alpha)`` when
     ``teacher_logits`` (one row per training example) are given, plus ``l2 * sum w^2``. After
     each step, with ``l1 > 0``, every weight gets the proximal step of ``lr * l1 * |w|``.
     ``augment`` transforms every mini-batch of inputs before the forward pass (random, drawn
-    from the run's seeded generator). ``record=False`` skips the per-epoch evaluation (the
-    curves stay empty). On the CPU the run uses one thread (see ``cpu_threads``).
+    from the run's seeded generator). ``label_smoothing = eps`` trains on the targets
+    ``smooth_labels(y, C, eps)`` and ``mixup_alpha`` mixes every mini-batch (inputs and targets,
+    ``regularization.mixup``), both with ``soft_cross_entropy``. ``record=False`` skips the
+    per-epoch evaluation (the curves stay empty). On the CPU the run uses one thread (see
+    ``cpu_threads``).
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device)
@@ -179,11 +182,18 @@ def train(model: nn.Module, task: Task, epochs: int, lr: float = 0.05, momentum:
             for idx in torch.randperm(len(x), generator=order).split(batch_size):
                 idx = idx.to(device)
                 inputs = x[idx] if augment is None else augment(x[idx])
+                targets = None
+                if label_smoothing or mixup_alpha is not None:
+                    targets = smooth_labels(y[idx], task.classes, label_smoothing, inputs.dtype)
+                if mixup_alpha is not None:
+                    inputs, targets, _ = mixup(inputs, targets, mixup_alpha, generator=order)
                 out = model(inputs)
-                if teacher is None:
-                    loss = F.cross_entropy(out, y[idx])
-                else:
+                if teacher is not None:
                     loss = distillation_loss(out, teacher[idx], y[idx], T=T, alpha=alpha)
+                elif targets is not None:
+                    loss = soft_cross_entropy(out, targets)
+                else:
+                    loss = F.cross_entropy(out, y[idx])
                 if l2:
                     loss = loss + l2 * l2_penalty(model).to(device)
                 optimizer.zero_grad(set_to_none=True)
@@ -308,3 +318,60 @@ def draw_decision_regions(ax, model: nn.Module, x: Tensor, y: Tensor, resolution
     ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), c=y.numpy(), s=8, cmap="brg", vmin=0, vmax=2)
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+@dataclass(frozen=True)
+class LinearFit:
+    """A linear classifier ``s = x W^T + b`` fitted by ``linear_classifier``, and its numbers."""
+
+    model: nn.Linear
+    data_loss: float  # the mean hinge or cross-entropy on the training set
+    penalty: float  # R(W) = sum W^2 (no bias)
+    satisfied: float  # fraction of training examples with zero data loss
+    val_acc: float
+
+
+LINEAR_LOSSES = ("hinge", "ce")
+
+
+def linear_classifier(task: Task, loss: str = "hinge", lam: float = 1e-3, delta: float = 1.0,
+                      steps: int = 300, lr: float = 0.05, seed: int = 0) -> LinearFit:
+    """Minimize ``L = (1/N) sum_i L_i + lam * sum W^2`` for a linear classifier ``40 -> 10``.
+
+    ``L_i`` is the multiclass hinge ``sum_{j != y_i} max(0, s_j - s_{y_i} + delta)``
+    (``loss="hinge"``, the linear SVM) or the cross-entropy (``loss="ce"``, softmax
+    regression); full-batch gradient descent with momentum 0.9 for ``steps`` steps, float64.
+    ``satisfied`` is the fraction of training examples whose data loss is exactly zero: with the
+    hinge, every example whose margins are all met (its gradient row is zero, it stops pushing);
+    with cross-entropy, none (its loss is > 0).
+    """
+    if loss not in LINEAR_LOSSES:
+        raise CourseError("lecture05.unknown_loss", name=loss, known=", ".join(LINEAR_LOSSES))
+    x, y = task.x_train.double(), task.y_train
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = nn.Linear(x.shape[1], task.classes).double()
+
+    if loss == "hinge":
+        def data_loss(scores: Tensor) -> Tensor:
+            return multiclass_hinge(scores, y, delta)
+    else:
+        def data_loss(scores: Tensor) -> Tensor:
+            return F.cross_entropy(scores, y)
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    with cpu_threads(torch.device("cpu")):
+        for _ in range(steps):
+            optimizer.zero_grad()
+            (data_loss(model(x)) + lam * (model.weight**2).sum()).backward()
+            optimizer.step()
+    with torch.no_grad():
+        scores = model(x)
+        if loss == "hinge":
+            zero = (multiclass_hinge_grad(scores, y, delta) == 0).all(dim=1)
+        else:
+            zero = F.cross_entropy(scores, y, reduction="none") == 0
+        satisfied = zero.double().mean().item()
+        val = (model(task.x_val.double()).argmax(dim=1) == task.y_val).double().mean().item()
+        return LinearFit(model, data_loss(scores).item(), (model.weight**2).sum().item(),
+                         satisfied, val)

@@ -29,6 +29,9 @@ the same number of steps with Adam on the same mini-batches:
 
 Training time counts everything a strategy needs before its test: caching frozen outputs of the
 training set and the training steps.
+
+Before the table, ``gradient_by_depth`` shows why the backbones can be deep: the gradient norm
+at the first layer of a plain convolutional net and of the same net with skip connections.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from torch import Tensor, nn
 
 from .. import data
 from ..i18n import CourseError, t
+from ..models import BasicBlock
 from ..tables import Table
 from ..transfer import (
     efficientnet_lite0,
@@ -50,6 +54,7 @@ from ..transfer import (
     freeze,
     param_groups,
     replace_head,
+    stage_features,
     train_mode,
     trainable_parameters,
 )
@@ -245,3 +250,104 @@ def compare(tasks: Sequence[Task], strategies: Sequence[str] = STRATEGIES,
     """Every strategy on every task with the same ``options`` (see ``run_strategy``)."""
     warm_up(**{k: v for k, v in options.items() if k in ("image_size", "batch_size", "device")})
     return Results(run_strategy(task, s, **options) for task in tasks for s in strategies)
+
+
+# Before transfer learning: why the residual networks it starts from can be deep.
+
+
+class PlainBlock(BasicBlock):
+    """``BasicBlock`` without its skip connection: ``y = relu(F(x))``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))))
+
+
+def deep_conv_net(blocks: int, residual: bool, width: int = 4, num_classes: int = 10,
+                  batch_norm: bool = False) -> nn.Sequential:
+    """A 3 x 3 stem convolution, ``blocks`` blocks of two 3 x 3 convolutions of ``width``
+    channels (``BasicBlock`` with its skip, or ``PlainBlock`` without), global average pooling
+    and a linear layer: ``2 blocks + 2`` weight layers. Input (N, 1, H, W); PyTorch's default
+    initialization; without batch norm unless ``batch_norm``."""
+    block = BasicBlock if residual else PlainBlock
+    body = [block(width, width) for _ in range(blocks)]
+    if not batch_norm:
+        for b in body:
+            b.bn1, b.bn2 = nn.Identity(), nn.Identity()
+    return nn.Sequential(nn.Conv2d(1, width, 3, padding=1), *body, nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(width, num_classes))
+
+
+def first_layer_gradient(blocks: int, residual: bool, *, width: int = 4, batch: int = 8,
+                         image_size: int = 8, seed: int = 0, batch_norm: bool = False) -> float:
+    """||dL/dW|| of the first convolution for cross-entropy on one random batch (N(0, 1)
+    images, random labels), at initialization. Through a plain block the gradient is
+    multiplied by its Jacobian J_l, so it shrinks like a product of factors < 1; a residual
+    block passes dL/dy (I + J_l), whose identity term keeps it alive. With ``batch_norm`` (in
+    training mode) the plain net fails the other way: its gradient grows with depth."""
+    torch.manual_seed(seed)
+    net = deep_conv_net(blocks, residual, width, batch_norm=batch_norm)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, 1, image_size, image_size, generator=g)
+    y = torch.randint(0, 10, (batch,), generator=g)
+    F.cross_entropy(net(x), y).backward()
+    return net[0].weight.grad.norm().item()
+
+
+def gradient_by_depth(blocks: Sequence[int] = (1, 2, 4, 8, 16), **options) -> list[dict]:
+    """One row per depth: blocks, weight layers, first-layer gradient norm of the plain and of
+    the residual net (``options`` as in ``first_layer_gradient``)."""
+    return [{"blocks": b, "layers": 2 * b + 2,
+             "plain": first_layer_gradient(b, False, **options),
+             "residual": first_layer_gradient(b, True, **options)} for b in blocks]
+
+
+def gradient_table(rows: Sequence[dict], lang: str | None = None) -> Table:
+    """The rows of ``gradient_by_depth`` as a ``tables.Table`` in the course language."""
+    header = {c: t(f"lecture08.col_{c}", lang=lang)
+              for c in ("blocks", "layers", "plain", "residual")}
+    return Table(rows, header, {"plain": ".2e", "residual": ".3f"}, lang=lang)
+
+
+# The hard cell of the table (little data, different domain): linear classifiers on features
+# from several depths.
+
+DEPTHS: tuple[str, ...] = ("stem", "block3", "block5", "block11", "block16", "head")
+"""Stages of EfficientNet-Lite0 whose outputs ``linear_by_depth`` tries, shallow to deep."""
+
+
+def linear_by_depth(task: Task, stages: Sequence[str] = DEPTHS, *, image_size: int = 64,
+                    steps: int = 200, lr: float = 0.01, seed: int = 0,
+                    device: torch.device | str = "cpu") -> list[dict]:
+    """A linear classifier on the frozen pretrained features of each stage in ``stages``.
+
+    Features: the stage's output averaged over space (``transfer.stage_features``), standardized
+    with the training set's mean and standard deviation. Classifier: ``nn.Linear(C, K)`` trained
+    by ``steps`` full-batch Adam steps on the cross-entropy. One row per stage: stage, number
+    of features C, test accuracy.
+    """
+    torch.manual_seed(seed)
+    model = efficientnet_lite0().to(device)
+    (x, y), (x_test, y_test) = task.train, task.test
+    train = stage_features(model, model.preprocessing(x, size=image_size), stages)
+    test = stage_features(model, model.preprocessing(x_test, size=image_size), stages)
+    rows = []
+    for stage in stages:
+        mean, std = train[stage].mean(dim=0), train[stage].std(dim=0) + 1e-6
+        a, b = (train[stage] - mean) / std, (test[stage] - mean) / std
+        classifier = nn.Linear(a.shape[1], task.num_classes)
+        optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
+        for _ in range(steps):
+            loss = F.cross_entropy(classifier(a), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            rows.append({"stage": stage, "features": a.shape[1],
+                         "accuracy": accuracy(classifier(b), y_test)})
+    return rows
+
+
+def depth_table(rows: Sequence[dict], lang: str | None = None) -> Table:
+    """The rows of ``linear_by_depth`` as a ``tables.Table`` in the course language."""
+    header = {c: t(f"lecture08.col_{c}", lang=lang) for c in ("stage", "features", "accuracy")}
+    return Table(rows, header, {"accuracy": ".1%"}, lang=lang)

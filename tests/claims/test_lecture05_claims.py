@@ -8,6 +8,8 @@ T^2 factor (test_regularization_claims.py), and an ensemble at least as accurate
 member (test_training_claims.py).
 """
 
+from itertools import pairwise
+
 import pytest
 import torch
 
@@ -230,3 +232,52 @@ def test_strong_l1_zeroes_most_weights_and_still_solves_the_spirals():
     model, x, y = rx.spirals_run("l1", 1e-2)
     assert (model[2].weight == 0).float().mean() > 0.5
     assert rx.accuracy(model, x, y) > 0.9
+
+
+LAMBDAS = (0.0, 0.01, 0.1)  # the notebook's sweep of the hinge and cross-entropy objectives
+
+
+@pytest.fixture(scope="module")
+def linear_fits(task):
+    return {(loss, lam): rx.linear_classifier(task, loss, lam)
+            for loss in ("hinge", "ce") for lam in LAMBDAS}
+
+
+def test_the_hinge_leaves_some_examples_at_exactly_zero_loss_cross_entropy_none(linear_fits):
+    for lam in LAMBDAS:
+        assert linear_fits["hinge", lam].satisfied > 0.01
+        assert linear_fits["ce", lam].satisfied == 0.0
+
+
+def test_a_larger_lambda_shrinks_the_penalty_and_raises_the_data_loss(linear_fits):
+    for loss in ("hinge", "ce"):
+        fits = [linear_fits[loss, lam] for lam in LAMBDAS]
+        assert all(a.penalty > 2 * b.penalty for a, b in pairwise(fits))
+        assert all(a.data_loss < b.data_loss for a, b in pairwise(fits))
+
+
+def test_a_larger_lambda_leaves_fewer_examples_beyond_the_margin(linear_fits):
+    fits = [linear_fits["hinge", lam] for lam in LAMBDAS]
+    assert all(a.satisfied > b.satisfied for a, b in pairwise(fits))
+
+
+
+@pytest.fixture(scope="module")
+def soft_targets(task):
+    """The notebook's runs on soft targets: label smoothing 0.1 and mixup with alpha 0.2."""
+    return {name: rx.train(rx.wide_mlp(seed=0), task, EPOCHS, **options)
+            for name, options in (("smoothing", {"label_smoothing": 0.1}),
+                                  ("mixup", {"mixup_alpha": 0.2}))}
+
+
+def test_soft_targets_lower_the_final_validation_loss_by_far(trained, soft_targets):
+    none = trained[1]["none"].val_loss[-1]
+    for curves in soft_targets.values():
+        assert curves.val_loss[-1] < none - 0.8
+
+
+def test_soft_targets_change_the_validation_accuracy_by_less_than_two_points(trained,
+                                                                              soft_targets):
+    none = trained[1]["none"].val_acc[-1]
+    for curves in soft_targets.values():
+        assert abs(curves.val_acc[-1] - none) < 0.02

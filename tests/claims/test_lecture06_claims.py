@@ -379,3 +379,49 @@ def test_shift_and_scale_train_with_batch_size_one(online, digits):
     assert "shift_scale" in online
     scales = [m for m in online["shift_scale"][0] if isinstance(m, normalization.Scale)]
     assert scales and any(not torch.equal(s.a, torch.ones_like(s.a)) for s in scales)
+
+
+# Normalization layers, plural: batch norm mixes the examples of a batch; layer norm and
+# group norm normalize each example on its own, so they work the same for a batch of one.
+
+def images(seed=0, n=8):
+    g = torch.Generator().manual_seed(seed)
+    return 3 * torch.randn(n, 4, 5, 5, generator=g, dtype=torch.float64) + 1
+
+
+def test_batchnorm_output_depends_on_the_batch_layer_and_group_norm_do_not():
+    from course_lib.lectures.normalization import batch_dependence
+
+    change = batch_dependence(images())
+    assert change["batchnorm"] > 0.1
+    assert change["layernorm"] < 1e-12 and change["groupnorm"] < 1e-12
+
+
+def test_batch_of_one_feature_vector_fails_for_batchnorm_and_works_for_layer_norm():
+    x = torch.randn(1, 6, dtype=torch.float64)
+    ones, zeros = torch.ones(6, dtype=torch.float64), torch.zeros(6, dtype=torch.float64)
+    with pytest.raises(ValueError):
+        layers.batchnorm_forward(x, ones, zeros, None, None, train=True)
+    with pytest.raises(ValueError):
+        nn.BatchNorm1d(6).train()(x)
+    out, _ = layers.layernorm_forward(x, ones, zeros)
+    assert out.mean().abs() < 1e-12 and abs(out.var(correction=0).item() - 1) < 1e-4
+    torch.testing.assert_close(out, nn.functional.layer_norm(x, (6,)))
+
+
+def test_batchnorm_on_one_image_normalizes_each_channel_over_its_positions_only():
+    x = images(n=1)
+    ones, zeros = torch.ones(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)
+    bn = layers.batchnorm_forward(x, ones, zeros, None, None, train=True)[0]
+    instance = layers.groupnorm_forward(x, ones, zeros, groups=4)[0]
+    torch.testing.assert_close(bn, instance)  # N = 1: batch norm degenerates to instance norm
+
+
+def test_normalization_axes_figure_has_three_panels():
+    import matplotlib.pyplot as plt
+
+    from course_lib.lectures.normalization import normalization_axes
+
+    fig = normalization_axes()
+    assert len(fig.axes) == 3
+    plt.close(fig)

@@ -280,3 +280,52 @@ def test_whitening_with_a_small_eps_amplifies_a_direction_of_almost_zero_varianc
     gains = {eps: 1 / torch.sqrt(pca.variances[1] + eps).item() for eps in (1e-10, 1e-2)}
     assert gains[1e-10] > 1000 * 1 / torch.sqrt(pca.variances[0]).item()
     assert gains[1e-2] < gains[1e-10] / 50
+
+
+# Loss vs quality metric: we train on cross-entropy and report accuracy.
+
+DIGIT = 5  # the notebook's rare class: one digit against the other nine
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    return experiments_07.train_mlp(digits, lr=0.1, epochs=5).model
+
+
+def test_accuracy_is_piecewise_constant_along_a_line_while_the_loss_changes_everywhere(
+        digits, trained):
+    ts = torch.linspace(-0.2, 0.2, 81).tolist()
+    losses, accuracies = experiments_07.loss_and_accuracy_along(
+        trained, digits.x_val, digits.y_val, ts)
+    flat = sum(a == b for a, b in zip(accuracies[:-1], accuracies[1:], strict=True)) / (len(ts) - 1)
+    assert flat > 0.5  # zero finite difference on most steps: no slope to follow
+    assert all(a != b for a, b in zip(losses[:-1], losses[1:], strict=True))
+    assert len(set(accuracies)) <= len(digits.y_val) + 1  # a multiple of 1/N, a staircase
+
+
+def test_accuracy_through_argmax_has_no_gradient_cross_entropy_has_one(digits, trained):
+    logits = trained(digits.x_val)
+    accuracy = (logits.argmax(dim=1) == digits.y_val).double().mean()
+    assert not accuracy.requires_grad
+    loss = torch.nn.functional.cross_entropy(logits, digits.y_val)
+    loss.backward()
+    assert all(p.grad.abs().sum() > 0 for p in trained.parameters())
+    trained.zero_grad()
+
+
+def test_always_answering_the_majority_class_scores_about_90_percent_and_finds_nothing(digits):
+    y = experiments_07.one_vs_rest(digits.y_test, digit=DIGIT)
+    assert 0.05 < y.double().mean() < 0.15  # the digit is about a tenth of the test set
+    report = experiments_07.binary_report(y, torch.zeros_like(y))
+    assert report["accuracy"] > 0.85
+    assert report["recall"] == 0 and report["precision"] == 0 and report["f1"] == 0
+
+
+def test_the_net_finds_the_rare_digit_yet_beats_the_majority_by_little_accuracy(digits, trained):
+    y = experiments_07.one_vs_rest(digits.y_test, digit=DIGIT)
+    with torch.no_grad():
+        pred = experiments_07.one_vs_rest(trained(digits.x_test).argmax(dim=1), digit=DIGIT)
+    report = experiments_07.binary_report(y, pred)
+    majority = experiments_07.binary_report(y, torch.zeros_like(y))
+    assert report["recall"] > 0.8 and report["precision"] > 0.9 and report["f1"] > 0.8
+    assert report["accuracy"] - majority["accuracy"] < 0.15  # accuracy barely tells them apart

@@ -1,34 +1,107 @@
-"""The claim of the merging talk on its toy task: the student merged from two teachers reaches a
-lower validation error than either teacher.
+"""Claims of lab 10's comparisons (notebook 10, "Férové porovnanie" and "Pokus 2"): every method
+at the same budget, from the records the notebook shows.
 
-Five noisy sine waves (``data.load("sines")``: y = sin(10 pi x) + N(0, 0.2^2)), teachers
-``mlp([1, 100, 1])`` trained 30 epochs each, error-driven merging 10 epochs, fine-tuning 20
-epochs (Adam, learning rate 0.01, batches of 32); validation error = MSE. The settings were fixed
-before the first run and are not tuned to the outcome. Whether the student also beats one model
-trained for the whole budget of 90 epochs is not claimed here; the notebook reports it.
+The quick profile's records are recomputed here (``experiments.compute``, no cache) and must
+agree with the ones shipped with the package, which the notebook reads (bit for bit on the
+machine that computed them; on another CPU up to rounding, which training amplifies); the full
+profile's toy record was computed on the GPU machine's CPU and is read as shipped. The settings of
+every config were fixed before its comparison was first run (``toy_task``'s teachers were tuned
+on their own validation error only).
 """
+
+import statistics
 
 import pytest
 
-from course_lib import data, models
-from course_lib.labs.merging import algorithms as merging
 from course_lib.labs.merging import baselines as mb
+from course_lib.labs.merging import experiments
+from course_lib.labs.merging import report as merging_report
 
-TEACHER_EPOCHS, MERGE_EPOCHS, FINETUNE_EPOCHS, LR = 30, 10, 20, 1e-2
+QUICK = experiments.EXPERIMENTS["quick"]
 
 
 @pytest.fixture(scope="module")
-def splits():
-    return data.load("sines", seed=0)
+def quick_toy():
+    return experiments.compute(QUICK["toy"])
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_error_driven_student_beats_both_teachers_on_the_sines(splits, seed):
-    make = lambda: models.mlp([1, 100, 1])  # noqa: E731
-    a, b = (mb.train_fresh(make, splits, TEACHER_EPOCHS, seed=1000 * seed + i, lr=LR)
-            for i in (0, 1))
-    result = merging.error_driven_merge(a, b, splits, merge_epochs=MERGE_EPOCHS,
-                                        finetune_epochs=FINETUNE_EPOCHS, lr=LR, seed=seed)
-    student = mb.scores(result.student, splits)["val_loss"]
-    teachers = [mb.scores(m, splits)["val_loss"] for m in (a, b)]
-    assert student < min(teachers), (student, teachers)
+@pytest.fixture(scope="module")
+def quick_lenet():
+    return experiments.compute(QUICK["lenet"])
+
+
+@pytest.fixture(scope="module")
+def full_toy():
+    record = experiments.shipped("toy", "full")
+    assert record is not None, "the full-profile toy record ships with the package"
+    return record
+
+
+def table(record, split="ours"):
+    return experiments.summaries(record)[split]
+
+
+def means(record, split="ours"):
+    return {row["method"]: row["mean"] for row in table(record, split)}
+
+
+@pytest.mark.parametrize("name", ["toy", "lenet"])
+def test_the_shipped_quick_records_are_what_the_code_computes(name, quick_toy, quick_lenet):
+    computed = {"toy": quick_toy, "lenet": quick_lenet}[name]
+    shipped = experiments.shipped(name, "quick")
+    assert shipped["config"] == computed["config"]
+    assert [(r["method"], r["seed"]) for r in computed["rows"]] == [
+        (r["method"], r["seed"]) for r in shipped["rows"]]
+    # Another CPU rounds differently, and the stochastic gates amplify it: single runs differ
+    # by up to 40 % (the gated joined model), the means of the same-budget methods by < 10 %.
+    ours, theirs = means(computed), means(shipped)
+    for method in mb.EQUAL_BUDGET:
+        assert ours[method] == pytest.approx(theirs[method], rel=0.1), method
+    for summary in (table(computed), table(shipped)):
+        assert merging_report.best(summary)[0] == "one_model"
+
+
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_on_the_sines_one_model_is_best_and_no_merged_student_beats_it(profile, quick_toy,
+                                                                       full_toy):
+    record = {"quick": quick_toy, "full": full_toy}[profile]
+    summary = table(record)
+    assert merging_report.best(summary)[0] == "one_model"
+    for method in mb.MERGING:
+        assert merging_report.verdict(summary, method, "one_model")[0] in ("tie", "worse")
+
+
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_every_full_budget_method_but_distillation_ends_near_the_noise_floor(profile, quick_toy,
+                                                                             full_toy):
+    values = means({"quick": quick_toy, "full": full_toy}[profile])
+    for method in mb.EQUAL_BUDGET:
+        if method != "distillation":
+            assert 0.04 < values[method] < 0.055, method
+    assert max(mb.EQUAL_BUDGET, key=values.get) == "distillation"
+
+
+def test_the_ten_teachers_of_the_full_profile_fit_the_task(full_toy):
+    """``toy_task``'s docstring: mean validation MSE 0.058, at most 0.093."""
+    losses = [r["val_loss"] for r in full_toy["rows"] if r["method"] == "teacher"]
+    assert len(losses) == 10
+    assert round(statistics.fmean(losses), 3) == 0.058 and round(max(losses), 3) == 0.093
+
+
+def test_the_full_toy_record_has_five_seeds_and_every_method(full_toy):
+    config = experiments.EXPERIMENTS["full"]["toy"]
+    assert full_toy["config"]["seeds"] == list(config.seeds) == [0, 1, 2, 3, 4]
+    assert {r["method"] for r in full_toy["rows"]} == set(mb.METHODS)
+
+
+def test_lenet_quick_one_model_beats_both_merged_students_and_the_joined_model_is_5x_larger(
+        quick_lenet):
+    summary = table(quick_lenet)
+    assert merging_report.best(summary)[0] == "one_model"
+    for method in mb.MERGING:
+        for rival in ("one_model", "teacher_finetuned"):
+            assert merging_report.verdict(summary, method, rival)[0] == "worse"
+    rows = {row["method"]: row for row in summary}
+    assert rows["joined"]["mean"] > rows["error_driven"]["mean"]
+    assert 4.5 < rows["joined"]["params"] / rows["error_driven"]["params"] < 5
+    assert rows["error_driven"]["finetuning"] == "2"

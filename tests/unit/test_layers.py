@@ -305,3 +305,132 @@ def test_mse_loss_refuses_shapes_that_would_broadcast():
         L.mse_loss(prediction, prediction.flatten())
     assert error.value.key == "validation.shapes_differ"
     assert L.mse_loss(prediction, prediction.clone())[0].item() == 0.0
+
+
+# Layer norm and group norm: per example, so they also work for a batch of one (N = 1).
+
+norm_shapes = st.one_of(
+    st.tuples(sizes, st.integers(2, 6)),                                # (N, D)
+    st.tuples(sizes, st.sampled_from([2, 4, 6]), st.integers(1, 3), st.integers(1, 3)),
+)
+
+
+def norm_case(shape, param_shape, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = 2 * randn(*shape, g=g) + randn(shape[0], *[1] * (len(shape) - 1), g=g)
+    return x, randn(*param_shape, g=g), randn(*param_shape, g=g), randn(*shape, g=g)
+
+
+@given(shape=norm_shapes, eps=st.sampled_from([1e-5, 1e-3]), seed=seeds)
+def test_layernorm_matches_torch_forward_and_backward(shape, eps, seed):
+    x, gamma, beta, dout = norm_case(shape, shape[1:], seed)
+    out, cache = L.layernorm_forward(x, gamma, beta, eps)
+    grads = L.layernorm_backward(dout, cache)
+    ref_out, ref_grads = torch_backward(
+        lambda x, gamma, beta: F.layer_norm(x, x.shape[1:], gamma, beta, eps),
+        [x, gamma, beta], dout)
+    assert_all_close([out, *grads], [ref_out, *ref_grads])
+
+
+@given(shape=norm_shapes, groups=st.sampled_from([1, 2]), eps=st.sampled_from([1e-5, 1e-3]),
+       seed=seeds)
+def test_groupnorm_matches_torch_forward_and_backward(shape, groups, eps, seed):
+    assume(shape[1] % groups == 0 and math.prod(shape[1:]) // groups > 1)  # torch's own limit
+    x, gamma, beta, dout = norm_case(shape, shape[1:2], seed)
+    out, cache = L.groupnorm_forward(x, gamma, beta, groups, eps)
+    grads = L.groupnorm_backward(dout, cache)
+    ref_out, ref_grads = torch_backward(
+        lambda x, gamma, beta: F.group_norm(x, groups, gamma, beta, eps), [x, gamma, beta], dout)
+    assert_all_close([out, *grads], [ref_out, *ref_grads])
+
+
+@given(shape=norm_shapes, seed=seeds)
+def test_layer_and_group_norm_backward_pass_gradcheck(shape, seed):
+    x, gamma, beta, dout = norm_case(shape, shape[1:], seed)
+    dx, dgamma, _ = L.layernorm_backward(dout, L.layernorm_forward(x, gamma, beta)[1])
+    assert_gradcheck(lambda x: L.layernorm_forward(x, gamma, beta)[0], x, dx, dout)
+    assert_gradcheck(lambda gamma: L.layernorm_forward(x, gamma, beta)[0], gamma, dgamma, dout)
+    x, gamma, beta, dout = norm_case(shape, shape[1:2], seed)
+    groups = 2 if shape[1] % 2 == 0 else 1
+    dx, _, _ = L.groupnorm_backward(dout, L.groupnorm_forward(x, gamma, beta, groups)[1])
+    assert_gradcheck(lambda x: L.groupnorm_forward(x, gamma, beta, groups)[0], x, dx, dout)
+
+
+def test_groupnorm_with_one_channel_per_group_is_instance_norm():
+    x = randn(2, 4, 3, 3, g=torch.Generator().manual_seed(0))
+    ones, zeros = torch.ones(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)
+    out, _ = L.groupnorm_forward(x, ones, zeros, groups=4)
+    torch.testing.assert_close(out, F.instance_norm(x), **TOL)
+
+
+def test_groupnorm_rejects_groups_that_do_not_divide_the_channels():
+    x = torch.zeros(2, 6, dtype=torch.float64)
+    with pytest.raises(CourseError, match="groups=4") as error:
+        L.groupnorm_forward(x, torch.ones(6), torch.zeros(6), groups=4)
+    assert "C=6" in str(error.value)
+
+
+@given(case=conv_cases(), seed=seeds)
+def test_conv_by_im2col_equals_conv2d_and_the_loops(case, seed):
+    x_shape, w_shape, stride, pad = case
+    g = torch.Generator().manual_seed(seed)
+    x, w, b = randn(*x_shape, g=g), randn(*w_shape, g=g), randn(w_shape[0], g=g)
+    out = L.conv_forward_im2col(x, w, b, stride, pad)
+    torch.testing.assert_close(out, F.conv2d(x, w, b, stride=stride, padding=pad), **TOL)
+    torch.testing.assert_close(out, L.conv_forward_naive(x, w, b, stride, pad)[0], **TOL)
+    cols = L.im2col(x, w_shape[2], w_shape[3], stride, pad)
+    torch.testing.assert_close(
+        cols, F.unfold(x, w_shape[2:], padding=pad, stride=stride), **TOL)
+    assert out.shape[2:] == (L.conv_output_size(x_shape[2], w_shape[2], stride, pad),
+                             L.conv_output_size(x_shape[3], w_shape[3], stride, pad))
+
+
+@st.composite
+def pool_cases(draw):
+    kernel = draw(st.integers(1, 3))
+    stride = draw(st.one_of(st.none(), st.integers(1, 3)))
+    pad = draw(st.integers(0, kernel // 2))
+    h, w = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    assume(h + 2 * pad >= kernel and w + 2 * pad >= kernel)
+    return (draw(sizes), draw(sizes), h, w), kernel, stride, pad
+
+
+@given(case=pool_cases(), seed=seeds)
+def test_max_and_avg_pooling_equal_torch(case, seed):
+    shape, kernel, stride, pad = case
+    x = randn(*shape, g=torch.Generator().manual_seed(seed))
+    torch.testing.assert_close(L.max_pool_forward(x, kernel, stride, pad),
+                               F.max_pool2d(x, kernel, stride, pad), **TOL)
+    torch.testing.assert_close(L.avg_pool_forward(x, kernel, stride, pad),
+                               F.avg_pool2d(x, kernel, stride, pad), **TOL)
+
+
+def test_receptive_field_grows_by_k_minus_1_times_the_product_of_earlier_strides():
+    assert L.receptive_field([3, 3, 3], [1, 1, 1]) == [3, 5, 7]
+    # ResNet's stem: 7x7 stride 2, 3x3 max pooling stride 2, then a 3x3 convolution
+    assert L.receptive_field([7, 3, 3], [2, 2, 1]) == [7, 11, 19]
+
+
+def test_receptive_field_is_the_set_of_inputs_an_output_pixel_depends_on():
+    x = torch.zeros(1, 1, 41, 41, dtype=torch.float64, requires_grad=True)
+    kernels, strides = [3, 2, 3, 3], [1, 2, 2, 1]
+    out = x
+    for k, s in zip(kernels, strides, strict=True):
+        out = F.conv2d(out, torch.ones(1, 1, k, k, dtype=torch.float64), stride=s)
+    out[0, 0, 0, 0].backward()
+    rows = (x.grad[0, 0] != 0).any(dim=1).nonzero()
+    assert len(rows) == L.receptive_field(kernels, strides)[-1]
+
+
+@pytest.mark.parametrize("call", [
+    lambda: L.conv_output_size(3, 6, 1, 1),
+    lambda: L.conv_output_size(3, 3, 0, 1),
+    lambda: L.max_pool_forward(torch.zeros(1, 1, 4, 4), 2, 2, pad=2),
+    lambda: L.avg_pool_forward(torch.zeros(4, 4), 2),
+    lambda: L.conv_forward_im2col(torch.zeros(1, 2, 4, 4), torch.zeros(1, 3, 3, 3),
+                                  torch.zeros(1)),
+    lambda: L.receptive_field([3, 3], [1]),
+])
+def test_bad_conv_and_pool_arguments_raise_course_error(call):
+    with pytest.raises(CourseError):
+        call()

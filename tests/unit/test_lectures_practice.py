@@ -68,3 +68,20 @@ def test_decade_shares_sum_to_one():
 def test_round_summary_reports_best_and_median_per_round():
     rows = [{"val_acc": v, "round": r} for v, r in [(0.1, 1), (0.5, 1), (0.3, 1), (0.9, 2)]]
     assert experiments_07.round_summary(rows) == [(1, 0.5, 0.3, 3), (2, 0.9, 0.9, 1)]
+
+
+def test_loss_and_accuracy_along_restores_the_weights_and_starts_at_the_model_itself():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4))
+    x, y = torch.randn(10, 3), torch.randint(0, 4, (10,))
+    before = [p.detach().clone() for p in model.parameters()]
+    losses, accuracies = experiments_07.loss_and_accuracy_along(model, x, y, [0.0, 0.5])
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    assert losses[0] == pytest.approx(torch.nn.functional.cross_entropy(model(x), y).item())
+    assert accuracies[0] == (model(x).argmax(dim=1) == y).double().mean().item()
+
+
+def test_binary_report_of_a_perfect_guess_is_all_ones():
+    y = torch.tensor([0, 1, 0, 0, 1])
+    assert experiments_07.binary_report(y, y) == {"accuracy": 1.0, "precision": 1.0, "recall": 1.0,
+                                            "f1": 1.0}

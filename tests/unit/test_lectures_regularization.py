@@ -1,8 +1,10 @@
 """The lecture-05 experiment helpers: the task, the training loop, shifts, mask averages."""
 
+import pytest
 import torch
 from torch import nn
 
+from course_lib.i18n import CourseError
 from course_lib.lectures import regularization as rx
 from course_lib.models import mlp
 
@@ -107,3 +109,29 @@ def test_plot_curves_and_decision_regions_draw(tmp_path):
     model = nn.Sequential(nn.Linear(2, 3))
     rx.draw_decision_regions(ax, model, torch.randn(20, 2), torch.randint(0, 3, (20,)))
     plt.close(fig)
+
+
+def test_linear_classifier_with_a_huge_lambda_keeps_the_weights_near_zero():
+    task = tiny_task()
+    free, tight = rx.linear_classifier(task, "hinge", 0.0), rx.linear_classifier(task, "hinge", 2.0)
+    assert tight.penalty < free.penalty / 100
+    assert 0 <= tight.satisfied <= free.satisfied <= 1
+
+
+def test_linear_classifier_names_the_losses_it_knows():
+    with pytest.raises(CourseError) as error:
+        rx.linear_classifier(tiny_task(), "svm")
+    assert error.value.fields["name"] == "svm" and "hinge" in error.value.fields["known"]
+
+
+def test_label_smoothing_zero_is_plain_training_and_mixup_runs_are_reproducible():
+    task = tiny_task()
+    plain = rx.train(rx.wide_mlp(hidden=16, seed=0), task, 2)
+    smoothed = rx.train(rx.wide_mlp(hidden=16, seed=0), task, 2, label_smoothing=0.0,
+                        mixup_alpha=None)
+    assert plain.train_loss == smoothed.train_loss
+    mixed = [rx.train(rx.wide_mlp(hidden=16, seed=0), task, 2, mixup_alpha=0.4).val_loss
+             for _ in range(2)]
+    assert mixed[0] == mixed[1] != plain.val_loss
+    assert rx.train(rx.wide_mlp(hidden=16, seed=0), task, 2, label_smoothing=0.2).val_loss \
+        != plain.val_loss

@@ -117,3 +117,54 @@ def test_cross_entropy_refuses_class_indices_out_of_range():
     with pytest.raises(CourseError) as error:
         losses.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 3]))
     assert error.value.fields["high"] == 3 and error.value.fields["classes"] == 3
+
+
+@given(seed=seeds, n=batch, c=classes, scale=scales, delta=st.floats(0.1, 5.0))
+def test_multiclass_hinge_is_C_times_torchs_multi_margin_loss(seed, n, c, scale, delta):
+    s, y = logits_and_target(seed, n, c, scale)
+    torchs = torch.nn.MultiMarginLoss(margin=delta)(s, y)
+    assert_same_value_and_gradient(losses.multiclass_hinge(s, y, delta), c * torchs, [s])
+
+
+@given(seed=seeds, n=batch, c=classes, scale=scales, delta=st.floats(0.1, 5.0))
+def test_multiclass_hinge_grad_by_hand_is_autograds(seed, n, c, scale, delta):
+    s, y = logits_and_target(seed, n, c, scale)
+    (expected,) = torch.autograd.grad(losses.multiclass_hinge(s, y, delta), s)
+    torch.testing.assert_close(losses.multiclass_hinge_grad(s.detach(), y, delta), expected,
+                               rtol=0, atol=1e-15)
+
+
+def test_multiclass_hinge_of_the_lectures_example():
+    """Scores 3.2, 5.1, -1.7 for a cat (class 0): max(0, 5.1 - 3.2 + 1) + max(0, -1.7 - 3.2 + 1)."""
+    s = torch.tensor([[3.2, 5.1, -1.7]], dtype=torch.float64)
+    torch.testing.assert_close(losses.multiclass_hinge(s, torch.tensor([0])),
+                               torch.tensor(2.9, dtype=torch.float64))
+
+
+def test_multiclass_hinge_is_zero_once_every_margin_is_met():
+    s = torch.tensor([[5.0, 3.9, -2.0], [0.0, 1.0, 10.0]], dtype=torch.float64)
+    assert losses.multiclass_hinge(s, torch.tensor([0, 2])) == 0
+    assert losses.multiclass_hinge(s, torch.tensor([0, 2]), delta=1.2) > 0
+
+
+@pytest.mark.parametrize("kwargs", [dict(delta=0.0), dict(delta=-1.0)])
+def test_multiclass_hinge_rejects_a_margin_that_is_not_positive(kwargs):
+    with pytest.raises(CourseError) as error:
+        losses.multiclass_hinge(torch.zeros(2, 3), torch.tensor([0, 1]), **kwargs)
+    assert error.value.fields["name"] == "delta"
+
+
+@given(seed=seeds, n=batch, c=classes, scale=scales)
+def test_soft_cross_entropy_against_one_hot_targets_is_cross_entropy(seed, n, c, scale):
+    z, y = logits_and_target(seed, n, c, scale)
+    one_hot = F.one_hot(y, c).double()
+    assert_same_value_and_gradient(losses.soft_cross_entropy(z, one_hot), F.cross_entropy(z, y),
+                                   [z])
+
+
+@given(seed=seeds, n=batch, c=classes, scale=scales)
+def test_soft_cross_entropy_is_torchs_with_probability_targets(seed, n, c, scale):
+    z, _ = logits_and_target(seed, n, c, scale)
+    q = torch.softmax(torch.randn(n, c, generator=torch.Generator().manual_seed(seed),
+                                  dtype=torch.float64), dim=1)
+    assert_same_value_and_gradient(losses.soft_cross_entropy(z, q), F.cross_entropy(z, q), [z])

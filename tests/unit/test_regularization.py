@@ -5,8 +5,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
+from torch.nn import functional as F
 
-from course_lib import CourseError
+from course_lib import CourseError, losses
 from course_lib import regularization as R
 
 seeds = st.integers(0, 2**31)
@@ -165,3 +166,59 @@ def test_p_outside_0_1_is_an_error(p):
     assert info.value.key == "regularization.bad_p"
     with pytest.raises(ValueError, match=str(p)):
         R.Dropout(p)
+
+
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 12), c=st.integers(2, 10),
+       eps=st.floats(0.0, 1.0))
+def test_cross_entropy_against_smoothed_labels_is_torchs_label_smoothing(seed, n, c, eps):
+    g = torch.Generator().manual_seed(seed)
+    z = (3 * torch.randn(n, c, generator=g, dtype=torch.float64)).requires_grad_(True)
+    y = torch.randint(c, (n,), generator=g)
+    ours = losses.soft_cross_entropy(z, R.smooth_labels(y, c, eps, dtype=torch.float64))
+    theirs = F.cross_entropy(z, y, label_smoothing=eps)
+    torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(*(torch.autograd.grad(loss, z)[0] for loss in (ours, theirs)),
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_smoothed_labels_give_1_minus_eps_plus_eps_over_c_to_the_correct_class():
+    q = R.smooth_labels(torch.tensor([2, 0]), 4, 0.1, dtype=torch.float64)
+    expected = torch.tensor([[0.025, 0.025, 0.925, 0.025], [0.925, 0.025, 0.025, 0.025]],
+                            dtype=torch.float64)
+    torch.testing.assert_close(q, expected)
+
+
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 12), alpha=st.floats(0.05, 5.0))
+def test_mixup_blends_inputs_and_targets_with_one_lambda_and_one_permutation(seed, n, alpha):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, 5, generator=g, dtype=torch.float64)
+    q = F.one_hot(torch.randint(4, (n,), generator=g), 4).double()
+    mixed_x, mixed_q, lam = R.mixup(x, q, alpha, generator=torch.Generator().manual_seed(seed))
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    assert 0 <= lam <= 1
+    torch.testing.assert_close(mixed_x, lam * x + (1 - lam) * x[perm])
+    torch.testing.assert_close(mixed_q, lam * q + (1 - lam) * q[perm])
+    torch.testing.assert_close(mixed_q.sum(dim=1), torch.ones(n, dtype=torch.float64))
+
+
+def test_mixup_lambda_follows_beta_alpha_alpha():
+    lams = torch.tensor([R.mixup(torch.zeros(2, 1), torch.eye(2), 0.2,
+                                 generator=torch.Generator().manual_seed(s))[2]
+                         for s in range(2000)])
+    beta = torch.distributions.Beta(0.2, 0.2)
+    assert abs(lams.mean() - 0.5) < 0.03
+    assert abs(lams.var() - beta.variance) < 0.02  # 1 / (4 (2 alpha + 1)) = 0.179
+    assert ((lams < 0.1) | (lams > 0.9)).float().mean() > 0.5  # small alpha: mostly one example
+
+
+@pytest.mark.parametrize("alpha", [0.0, -1.0])
+def test_mixup_needs_a_positive_alpha(alpha):
+    with pytest.raises(CourseError) as error:
+        R.mixup(torch.zeros(2, 1), torch.eye(2), alpha)
+    assert error.value.fields["name"] == "alpha"
+
+
+def test_smooth_labels_needs_eps_in_0_1():
+    with pytest.raises(CourseError) as error:
+        R.smooth_labels(torch.tensor([0]), 3, 1.5)
+    assert error.value.fields["name"] == "eps"

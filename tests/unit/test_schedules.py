@@ -4,7 +4,7 @@ import re
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from course_lib import i18n, schedules
@@ -75,6 +75,31 @@ def test_cosine_annealing_warm_restarts_equals_torch(lrs, T_0, T_mult, eta_min):
     assert_same_curve(ours, theirs, lrs)
 
 
+@given(lrs=base_lrs, total_steps=st.integers(2, 300), pct_start=st.floats(0.0, 0.99),
+       anneal=st.sampled_from(["cos", "linear"]), div_factor=st.floats(1.0, 100.0),
+       final_div_factor=st.floats(1.0, 1e5))
+def test_one_cycle_lr_equals_torch_without_momentum_cycling(lrs, total_steps, pct_start, anneal,
+                                                            div_factor, final_div_factor):
+    assume(pct_start * total_steps != 1)  # a warm-up of zero length: torch divides by zero
+    hyper = {"total_steps": total_steps, "pct_start": pct_start, "anneal_strategy": anneal,
+             "div_factor": div_factor, "final_div_factor": final_div_factor}
+    ours = curve(schedules.OneCycleLR(optimizer([0.5]), lrs[:1], **hyper), total_steps)
+    theirs = curve(torch.optim.lr_scheduler.OneCycleLR(optimizer([0.5]), lrs[:1],
+                                                       cycle_momentum=False, **hyper),
+                   total_steps)
+    assert_same_curve(ours, theirs, lrs[:1])
+
+
+def test_one_cycle_warms_up_to_max_lr_then_anneals_far_below_the_start():
+    lrs = [schedules.one_cycle_lr(t, 0.1, 100, pct_start=0.25) for t in range(100)]
+    peak = lrs.index(max(lrs))
+    assert lrs[0] == pytest.approx(0.1 / 25) and max(lrs) == pytest.approx(0.1)
+    assert peak == 24  # pct_start * total_steps - 1
+    assert all(a < b for a, b in zip(lrs[:peak], lrs[1:peak + 1], strict=True))
+    assert all(a > b for a, b in zip(lrs[peak:-1], lrs[peak + 1:], strict=True))
+    assert lrs[-1] == pytest.approx(0.1 / 25 / 1e4)
+
+
 def test_warm_restarts_start_over_at_lr_0_after_t_0_then_t_0_t_mult_steps():
     lrs = [lr for [lr] in curve(schedules.CosineAnnealingWarmRestarts(optimizer([0.1]), 5, 2), 40)]
     assert [t for t, lr in enumerate(lrs) if lr == 0.1] == [0, 5, 15, 35]
@@ -88,6 +113,10 @@ CLASSES = {
     "cosine": (schedules.CosineAnnealingLR, {"T_max": 50, "eta_min": 1e-4}),
     "warm_restarts": (schedules.CosineAnnealingWarmRestarts,
                       {"T_0": 10, "T_mult": 2, "eta_min": 1e-4}),
+    # peaking at the optimizer's rate, so that lr_at's lr is the scheduler's max_lr
+    "one_cycle": (lambda opt, **hyper: schedules.OneCycleLR(
+        opt, [group["lr"] for group in opt.param_groups], **hyper),
+        {"total_steps": STEPS, "pct_start": 0.2, "div_factor": 10.0}),
 }
 
 
@@ -148,6 +177,33 @@ BAD = [
     (schedules.CosineAnnealingWarmRestarts, {"T_0": 10, "eta_min": -1e-3}),
 ]
 
+ONE_CYCLE_REJECTS = [
+    {"total_steps": 0},
+    {"total_steps": 10, "pct_start": 1.5},
+    {"total_steps": 10, "anneal_strategy": "step"},
+]
+
+
+@pytest.mark.parametrize("kwargs", ONE_CYCLE_REJECTS, ids=str)
+def test_bad_one_cycle_arguments_raise_torchs_value_error(kwargs):
+    with pytest.raises(ValueError) as torch_error:
+        torch.optim.lr_scheduler.OneCycleLR(optimizer([0.1]), 0.1, **kwargs)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(torch_error.value))}$"):
+        schedules.OneCycleLR(optimizer([0.1]), 0.1, **kwargs)
+
+
+def test_one_cycle_refuses_to_step_past_its_total_steps_like_torch():
+    ours = schedules.OneCycleLR(optimizer([0.1]), 0.1, total_steps=3)
+    theirs = torch.optim.lr_scheduler.OneCycleLR(optimizer([0.1]), 0.1, total_steps=3)
+    for scheduler in (ours, theirs):
+        for _ in range(3):
+            scheduler.optimizer.step()
+            scheduler.step()
+    with pytest.raises(ValueError) as torch_error:
+        theirs.step()
+    with pytest.raises(ValueError, match=f"^{re.escape(str(torch_error.value))}$"):
+        ours.step()
+
 
 @pytest.mark.parametrize(("cls", "kwargs"), BAD, ids=[f"{c.__name__}-{k}" for c, k in BAD])
 def test_bad_schedule_arguments_raise_value_error_before_touching_the_optimizer(cls, kwargs):
@@ -169,7 +225,9 @@ def test_pure_schedule_functions_name_a_bad_argument_in_the_students_language(la
     monkeypatch.setattr(i18n, "_current", lang)
     for call, name in [(lambda: schedules.step_lr(3, 0.1, step_size=0), "step_size"),
                        (lambda: schedules.cosine_lr(-1, 0.1, T_max=10), "t"),
-                       (lambda: schedules.warm_restarts_lr(3, 0.1, T_0=10, T_mult=0), "T_mult")]:
+                       (lambda: schedules.warm_restarts_lr(3, 0.1, T_0=10, T_mult=0), "T_mult"),
+                       (lambda: schedules.one_cycle_lr(11, 0.1, total_steps=10), "t"),
+                       (lambda: schedules.one_cycle_lr(1, 0.1, 10, pct_start=2.0), "pct_start")]:
         with pytest.raises(CourseError) as error:
             call()
         assert str(error.value) == t("schedules.bad_argument", lang=lang, **error.value.fields)

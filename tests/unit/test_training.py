@@ -653,3 +653,63 @@ def test_ignored_labels_of_cross_entropy_are_no_error():
     history = fit(model, DataLoader(TensorDataset(x, y), batch_size=8), sgd(model),
                   progress=False)
     assert math.isfinite(history.train_loss[0])
+
+
+def _one_step(clip_norm=None, clip_value=None, fit_it=True):
+    """Weights of a float64 MLP after one SGD step (lr 1, one batch of 32) and the history."""
+    x, y = quadrants(32, seed=3)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2)).double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    if fit_it:
+        history = fit(model, [(x.double(), y)], optimizer, progress=False,
+                      clip_grad_norm=clip_norm, clip_grad_value=clip_value)
+        return [p.detach().clone() for p in model.parameters()], history
+    nn.functional.cross_entropy(model(x.double()), y).backward()
+    norm = nn.utils.get_total_norm([p.grad for p in model.parameters()])
+    if clip_value is not None:
+        nn.utils.clip_grad_value_(model.parameters(), clip_value)
+    if clip_norm is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
+    return [p.detach().clone() for p in model.parameters()], float(norm)
+
+
+bounds = st.none() | st.floats(1e-3, 10.0)
+
+
+@given(clip_norm=bounds, clip_value=bounds)
+def test_clipping_in_fit_is_torch_clip_grad_norm_and_value_before_the_step(clip_norm,
+                                                                           clip_value):
+    weights, history = _one_step(clip_norm, clip_value)
+    expected, norm_before = _one_step(clip_norm, clip_value, fit_it=False)
+    for got, want in zip(weights, expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    assert history.step_grad_norm == [pytest.approx(norm_before, rel=1e-12)]
+
+
+def test_clipping_by_norm_shortens_the_step_and_keeps_the_recorded_norm_unclipped():
+    start, _ = _one_step(fit_it=False)  # unclipped step
+    torch.manual_seed(0)
+    initial = [p.detach().clone() for p in
+               nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2)).double().parameters()]
+    clipped, history = _one_step(clip_norm=1e-3)
+    step = torch.cat([(w - w0).flatten() for w, w0 in zip(clipped, initial, strict=True)])
+    free = torch.cat([(w - w0).flatten() for w, w0 in zip(start, initial, strict=True)])
+    # lr 1: the step is -g_clipped, of norm c (torch divides by ||g|| + 1e-6)
+    assert step.norm().item() == pytest.approx(1e-3, rel=1e-5)
+    assert history.step_grad_norm[0] == pytest.approx(free.norm().item(), rel=1e-9)
+    assert torch.nn.functional.cosine_similarity(step, free, dim=0) > 1 - 1e-9
+
+
+@pytest.mark.parametrize("name", ["clip_grad_norm", "clip_grad_value"])
+@pytest.mark.parametrize("value", [0, -1.0, math.inf, math.nan, "1", True])
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_bad_clipping_bounds_are_refused_before_training_naming_the_argument(name, value, lang):
+    model = mlp()
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(CourseError) as error:
+        fit(model, loader(), torch.optim.SGD(model.parameters(), lr=0.1), progress=False,
+            lang=lang, **{name: value})
+    assert name in str(error.value) and "(0, ∞)" in str(error.value)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))

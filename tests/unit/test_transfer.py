@@ -280,3 +280,19 @@ def test_top_k_asks_for_at_most_as_many_classes_as_there_are():
     with pytest.raises(CourseError) as err:
         transfer.top_k(model, images, k=2000, lang="ru")
     assert err.value.fields == {"k": 2000, "classes": 1000}
+
+
+def test_stage_features_of_the_head_are_the_networks_own_features(lite0):
+    x = torch.rand(3, 3, 64, 64)
+    found = transfer.stage_features(lite0, x, ["block5", "head"], batch_size=2)
+    with transfer.evaluating(lite0), torch.no_grad():
+        expected = lite0.features(x)
+        block5 = lite0[: lite0.index("block5") + 1](x).mean(dim=(2, 3))
+    torch.testing.assert_close(found["head"], expected)
+    torch.testing.assert_close(found["block5"], block5)
+    assert found["block5"].shape == (3, 40)
+
+
+def test_stage_features_names_the_known_stages_for_an_unknown_one(lite0):
+    with pytest.raises(CourseError, match="block5"):
+        transfer.stage_features(lite0, torch.rand(1, 3, 32, 32), ["block99"])

@@ -10,5 +10,7 @@ The lab's steps and where they live:
 4. the baselines at the same epoch budget (one model, best of three, the better teacher
    fine-tuned, distillation) and the comparison table: ``baselines``;
 5. verdicts computed from the numbers, beyond the spread over seeds: ``report``;
-6. the toy task of five noisy sine waves and its 1-100-1 regressor: ``toy_task``.
+6. the toy task of five noisy sine waves and our 1-64-64-1 regressor: ``toy_task``;
+7. the notebook's comparisons per profile, cached as JSON and shipped in ``runs/<profile>/``,
+   and the command that computes them: ``experiments``.
 """
