@@ -113,3 +113,62 @@ def test_the_bowl_is_50_times_more_curved_along_x2_than_along_x1():
                                                 torch.zeros(2, dtype=torch.float64))
     assert hessian.diag().tolist() == pytest.approx([0.2, 10.0])
     assert hessian[1, 1] / hessian[0, 0] == pytest.approx(50.0)
+
+
+# "Test rozsahu a politika jedného cyklu": the notebook's setup (our MLP 64-64-10 on digits,
+# SGD with momentum 0.9, batches of 64, 60 steps of the range test, 3 epochs of one cycle).
+def digits_mlp():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 64), torch.nn.ReLU(),
+                               torch.nn.Linear(64, 10))
+
+
+@pytest.fixture(scope="module")
+def range_test_and_one_cycle():
+    from course_lib import data
+    from course_lib.training import fit
+
+    train, val, _ = data.split(*data.digits()).loaders(batch_size=64)
+    model = digits_mlp()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    found = oe.lr_range_test(model, train, optimizer, lr_min=1e-4, lr_max=10.0, steps=60)
+    epochs = 3
+    scheduler = schedules.OneCycleLR(optimizer, max_lr=found.suggestion,
+                                     total_steps=epochs * len(train))
+    history = fit(model, train, optimizer, epochs=epochs, val_data=val, scheduler=scheduler,
+                  scheduler_interval="batch", progress=False)
+    return found, history
+
+
+def test_range_test_loss_first_falls_then_rises_sharply_at_large_rates(range_test_and_one_cycle):
+    found, _ = range_test_and_one_cycle
+    smoothed = found.smoothed
+    k = smoothed.index(min(smoothed))
+    assert 0 < k < len(smoothed) - 1
+    assert smoothed[0] > 1.2 * smoothed[k]
+    assert smoothed[-1] > 1.2 * smoothed[k]
+    assert found.suggestion == pytest.approx(found.lrs[k] / 10)
+
+
+def test_one_cycle_peaking_at_the_suggestion_reaches_over_085_in_3_epochs(
+        range_test_and_one_cycle):
+    _, history = range_test_and_one_cycle
+    assert len(history.val_acc) == 3
+    assert history.val_acc[-1] > 0.85
+
+
+def test_one_cycle_warms_up_from_max_over_25_for_30_percent_then_anneals_to_max_over_25e4():
+    total = 100
+    lrs = [schedules.one_cycle_lr(t, 1.0, total) for t in range(total)]
+    assert lrs[0] == pytest.approx(1 / 25)
+    assert max(lrs) == pytest.approx(1.0)
+    assert lrs.index(max(lrs)) == 29
+    assert lrs[-1] == pytest.approx(1 / (25 * 1e4))
+
+
+def test_adam_l2_decay_is_inversely_proportional_to_the_gradient_scale_adamw_is_uniform():
+    decay = oe.effective_decay([0.01, 0.1, 1.0, 10.0], lr=1e-3, weight_decay=1e-2)
+    ratio = (decay["adam_l2"][0] / decay["adam_l2"][-1]).item()
+    assert 500 < ratio < 2000
+    assert torch.all(decay["adam_l2"][:-1] > 5 * decay["adam_l2"][1:])
+    assert torch.allclose(decay["adamw"], torch.full((4,), 1e-5, dtype=torch.float64))

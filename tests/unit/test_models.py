@@ -37,7 +37,7 @@ def test_mlp_shapes_layers_and_parameter_count(sizes, activation, dropout, n):
     assert M.count_parameters(model) == expected
 
 
-def test_toy_regressor_of_the_merging_talk():
+def test_a_one_hidden_layer_regressor_has_three_layers_and_301_parameters():
     model = M.mlp([1, 100, 1])
     assert kinds(model) == [nn.Linear, nn.ReLU, nn.Linear]
     assert M.count_parameters(model) == 301

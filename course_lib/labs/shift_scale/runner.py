@@ -11,7 +11,7 @@ that for a list, with a progress bar, so an interrupted grid resumes where it st
     records = run_grid([config, replace(config, variant="none")])
 
 ``run_grid(..., stacked=True)`` trains the missing runs that differ only in learning rate and
-seed together, as one stacked model (``course_lib.labs.shift_scale.stacked``): the way the full
+seed together, as one stacked model (``course_lib.labs.shift_scale.batched``): the way the full
 profile fills a GPU.
 
 What a run records (``record`` keys besides the config's fields):
