@@ -41,6 +41,23 @@ REPO_DATA = Path(__file__).resolve().parent.parent / "data"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
+def shown(path, environ=None) -> str:
+    """``path`` as a message shows it: relative to the repository (``data/cifar-10-batches-py``)
+    or to ``$COURSE_DATA`` when it lies there, so that printed outputs are the same on every
+    machine; any other path in full."""
+    path = Path(path)
+    environ = os.environ if environ is None else environ
+    bases = [(REPO_DATA.parent, "")]
+    if environ.get("COURSE_DATA"):
+        bases.insert(0, (Path(environ["COURSE_DATA"]), "$COURSE_DATA/"))
+    for base, prefix in bases:
+        try:
+            return prefix + str(path.resolve().relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return str(path)
+
+
 def data_root(root=None, environ=None) -> Path:
     """The data folder: ``root`` if given, else ``$COURSE_DATA``, else ``<repo>/data``."""
     if root is not None:
@@ -96,7 +113,7 @@ def _require(name: str, root, download: bool, lang: str | None) -> Path:
     where = folder(name, root)
     missing = [part for part in _spec(name).required if not (where / part).exists()]
     if missing:
-        raise CourseError("datasets.missing", lang=lang, name=name, folder=where,
+        raise CourseError("datasets.missing", lang=lang, name=name, folder=shown(where),
                           missing=", ".join(missing), url=_spec(name).url,
                           variable="COURSE_DATA")
     return where
@@ -117,7 +134,7 @@ def _unpickle(path: Path, name: str, lang: str | None) -> dict:
             return pickle.load(f, encoding="latin1")
     except (OSError, pickle.UnpicklingError, EOFError, ValueError, ImportError, AttributeError,
             IndexError, KeyError, TypeError) as err:  # ImportError: a class of a missing module
-        raise CourseError("datasets.corrupt", lang=lang, name=name, file=path,
+        raise CourseError("datasets.corrupt", lang=lang, name=name, file=shown(path),
                           problem=f"{type(err).__name__}: {err}") from err
 
 
@@ -126,7 +143,7 @@ def _cifar_part(path: Path, name: str, classes: int, lang: str | None):
     part = _unpickle(path, name, lang)
     label_key = "labels" if classes == 10 else "fine_labels"
     if not isinstance(part, dict) or "data" not in part or label_key not in part:
-        raise CourseError("datasets.corrupt", lang=lang, name=name, file=path,
+        raise CourseError("datasets.corrupt", lang=lang, name=name, file=shown(path),
                           problem=t("datasets.no_keys", lang=lang, keys=f"data, {label_key}"))
     x, y = np.asarray(part["data"]), np.asarray(part[label_key])
     problem = None
@@ -137,7 +154,8 @@ def _cifar_part(path: Path, name: str, classes: int, lang: str | None):
     elif len(y) and (y.min() < 0 or y.max() >= classes):
         problem = t("datasets.bad_labels", lang=lang, low=y.min(), high=y.max(), classes=classes)
     if problem is not None:
-        raise CourseError("datasets.corrupt", lang=lang, name=name, file=path, problem=problem)
+        raise CourseError("datasets.corrupt", lang=lang, name=name, file=shown(path),
+                          problem=problem)
     images = torch.from_numpy(x.reshape(-1, 3, 32, 32)).float().div_(255)
     return images, torch.from_numpy(y.astype(np.int64))
 
@@ -160,7 +178,7 @@ def _image_folder(path: Path, size: int, name: str, lang: str | None) -> Dataset
     try:
         return tv_datasets.ImageFolder(str(path), transform=tf)
     except (FileNotFoundError, RuntimeError) as err:
-        raise CourseError("datasets.corrupt", lang=lang, name=name, file=path,
+        raise CourseError("datasets.corrupt", lang=lang, name=name, file=shown(path),
                           problem=f"{type(err).__name__}: {err}") from err
 
 
@@ -197,7 +215,7 @@ def load(name: str, root=None, *, size: int | None = None, val_fraction: float =
         full = _image_folder(where / "train", side, name, lang)
         test = _image_folder(where / "val", side, name, lang)
         if len(full.classes) != spec.classes or full.classes != test.classes:
-            raise CourseError("datasets.corrupt", lang=lang, name=name, file=where,
+            raise CourseError("datasets.corrupt", lang=lang, name=name, file=shown(where),
                               problem=t("datasets.bad_classes", lang=lang,
                                         found=len(full.classes), expected=spec.classes))
         train, val, _ = data.split_indices(len(full), (1 - val_fraction, val_fraction, 0.0),
@@ -217,6 +235,7 @@ def load_or_fallback(name: str, fallback: str, *, lang: str | None = None,
     _spec(name)
     if available(name, kwargs.get("root")):
         return load(name, lang=lang, **kwargs), name
-    echo(t("datasets.fallback", lang=lang, name=name, folder=folder(name, kwargs.get("root")),
+    echo(t("datasets.fallback", lang=lang, name=name,
+           folder=shown(folder(name, kwargs.get("root"))),
            fallback=fallback))
     return data.load(fallback, seed=kwargs.get("seed", 0), limit=kwargs.get("limit")), fallback

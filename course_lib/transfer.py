@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import validation as check
-from .datasets import data_root
+from .datasets import data_root, shown
 from .i18n import CourseError, catalog, get_language
 from .training import LOAD_ERRORS, load_problem
 
@@ -188,7 +188,8 @@ def resnet18_weights(path=None, download: bool = False, lang: str | None = None)
     if found is not None:
         return found
     if not download:
-        raise CourseError("transfer.missing_weights", lang=lang, path=expected, url=RESNET18_URL)
+        raise CourseError("transfer.missing_weights", lang=lang, path=shown(expected),
+                          url=RESNET18_URL)
     expected.parent.mkdir(parents=True, exist_ok=True)
     torch.hub.download_url_to_file(RESNET18_URL, str(expected), hash_prefix="f37072fd")
     return expected
@@ -218,13 +219,13 @@ def _load_weights(net: nn.Module, file: Path, lang: str | None) -> None:
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
     except LOAD_ERRORS as error:
-        raise CourseError("transfer.bad_weights", lang=lang, path=file, url=RESNET18_URL,
+        raise CourseError("transfer.bad_weights", lang=lang, path=shown(file), url=RESNET18_URL,
                           reason=load_problem(error, lang)) from error
     try:
         net.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as error:
         reason = str(error).strip().splitlines()
-        raise CourseError("transfer.bad_weights", lang=lang, path=file, url=RESNET18_URL,
+        raise CourseError("transfer.bad_weights", lang=lang, path=shown(file), url=RESNET18_URL,
                           reason=" ".join(line.strip() for line in reason[:3])[:300]) from error
 
 

@@ -261,7 +261,7 @@ def normalization_axes(num_examples: int = 4, channels: int = 6, groups: int = 2
     size = channels // groups
     shaded = {"batchnorm": lambda n, c: c == 0, "layernorm": lambda n, c: n == 0,
               "groupnorm": lambda n, c: n == 0 and c < size}
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.6))
     for ax, kind in zip(axes, NORM_AXES, strict=True):
         for n in range(num_examples):
             for c in range(channels):
@@ -272,7 +272,9 @@ def normalization_axes(num_examples: int = 4, channels: int = 6, groups: int = 2
         ax.set_aspect("equal")
         ax.set_xticks([c + 0.5 for c in range(channels)], range(1, channels + 1))
         ax.set_yticks([n + 0.5 for n in range(num_examples)], range(1, num_examples + 1))
-        ax.set_title(t(f"lecture06.axes_{kind}", groups=groups))
+        ax.grid(False)
+        name, _, axes_text = t(f"lecture06.axes_{kind}", groups=groups).partition(": ")
+        ax.set_title(f"{name}:\n{axes_text}", fontsize=9)
         ax.set_xlabel(t("lecture06.axes_channels"))
     axes[0].set_ylabel(t("lecture06.axes_examples"))
     fig.tight_layout()

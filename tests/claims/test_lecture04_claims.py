@@ -145,6 +145,8 @@ def test_range_test_loss_first_falls_then_rises_sharply_at_large_rates(range_tes
     smoothed = found.smoothed
     k = smoothed.index(min(smoothed))
     assert 0 < k < len(smoothed) - 1
+    small = [value for value, lr in zip(smoothed, found.lrs, strict=True) if lr <= 1e-2]
+    assert max(abs(value - smoothed[0]) for value in small) < 0.03 * smoothed[0]
     assert smoothed[0] > 1.2 * smoothed[k]
     assert smoothed[-1] > 1.2 * smoothed[k]
     assert found.suggestion == pytest.approx(found.lrs[k] / 10)

@@ -326,12 +326,15 @@ def test_mismatched_running_statistics_ruin_the_accuracy_and_recomputing_restore
 def test_a_batch_of_one_in_train_mode_gives_beta_whatever_the_input_and_no_gradient():
     gamma = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
     beta = torch.tensor([0.5, -1.0, 0.0], dtype=torch.float64)
-    for row in ([1.0, 2.0, 3.0], [-7.0, 0.0, 40.0]):
-        one = torch.tensor([row], dtype=torch.float64)
-        out, cache = layers.batchnorm_forward(one, gamma, beta, None, None, train=True)
-        assert torch.equal(out, beta.unsqueeze(0))
-        dx, _, _ = layers.batchnorm_backward(torch.randn(1, 3, dtype=torch.float64), cache)
-        assert torch.equal(dx, torch.zeros_like(dx))
+    for row in ([1.0, 2.0, 3.0], [-7.0, 0.0, 40.0]):  # the notebook's formula, by hand
+        one = torch.tensor([row], dtype=torch.float64, requires_grad=True)
+        mu, var = one.mean(dim=0), one.var(dim=0, correction=0)
+        out = gamma * (one - mu) / torch.sqrt(var + 1e-5) + beta
+        assert torch.equal(out.detach(), beta.unsqueeze(0))
+        out.backward(torch.randn(1, 3, dtype=torch.float64))
+        assert torch.equal(one.grad, torch.zeros_like(one))
+        with pytest.raises(ValueError):  # hence layers.batchnorm_forward refuses it
+            layers.batchnorm_forward(one.detach(), gamma, beta, None, None, train=True)
 
 
 def test_a_batch_of_one_in_train_mode_is_refused_and_in_eval_mode_accepted():

@@ -138,7 +138,7 @@ def test_numbers_are_compared_as_numbers():
     assert "tipa float" in check(lambda fan_in, fan_out: "0.1").message
     assert "NaN" in check(lambda fan_in, fan_out: math.nan).message
     wrong = check(lambda fan_in, fan_out: 0.1)
-    assert "std = 0.1," in wrong.message and "0.0438529" in wrong.message
+    assert "std = 0,1," in wrong.message and "0,0438529" in wrong.message  # decimal comma in sr
 
 
 def test_checker_names_its_exercises():

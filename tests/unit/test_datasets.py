@@ -162,3 +162,12 @@ def test_a_cifar_pickle_naming_a_missing_module_is_explained(tmp_path):
     with pytest.raises(CourseError) as err:
         datasets.load("cifar10", tmp_path, lang="sr")
     assert err.value.key == "datasets.corrupt" and "data_batch_2" in str(err.value)
+
+
+def test_messages_show_paths_relative_to_the_repository_or_course_data(tmp_path):
+    from course_lib.datasets import REPO_DATA, shown
+
+    assert shown(REPO_DATA / "cifar-10-batches-py", environ={}) == "data/cifar-10-batches-py"
+    env = {"COURSE_DATA": str(tmp_path)}
+    assert shown(tmp_path / "imagewoof2-320", environ=env) == "$COURSE_DATA/imagewoof2-320"
+    assert shown("/elsewhere/x", environ={}) == "/elsewhere/x"

@@ -68,7 +68,7 @@ def test_course_error_is_a_value_error_with_its_key():
     err = CourseError("data.unknown_dataset", lang="sk", name="x", known="y")
     assert isinstance(err, ValueError)
     assert err.key == "data.unknown_dataset"
-    assert "Neznámy" in str(err)
+    assert "Neznáma dátová množina" in str(err)
 
 
 def test_missing_key_is_a_bug_reported_as_key_error():
