@@ -265,11 +265,19 @@ def _check_class_indices(out: torch.Tensor, y: torch.Tensor, ignore_index: int,
                          lang: str | None) -> None:
     if y.is_floating_point() or out.ndim != y.ndim + 1 or len(out) != len(y):
         return  # probabilities as targets, or a shape problem the loss itself reports
-    labels = y[y != ignore_index]
-    if labels.numel() and (labels.min() < 0 or labels.max() >= out.shape[1]):
-        raise CourseError("training.labels_out_of_range", lang=lang, low=int(labels.min()),
-                          high=int(labels.max()), classes=out.shape[1], last=out.shape[1] - 1,
-                          needed=int(labels.max()) + 1)
+    problem = _labels_out_of_range(y[y != ignore_index], out.shape[1], lang)
+    if problem is not None:
+        raise problem
+
+
+def _labels_out_of_range(labels: torch.Tensor, classes: int,
+                         lang: str | None) -> CourseError | None:
+    """The error for class indices outside ``0 .. classes - 1``, or None when all fit."""
+    if labels.numel() and (labels.min() < 0 or labels.max() >= classes):
+        return CourseError("training.labels_out_of_range", lang=lang, low=int(labels.min()),
+                           high=int(labels.max()), classes=classes, last=classes - 1,
+                           needed=int(labels.max()) + 1)
+    return None
 
 
 def _batch_problem(out, y, error: Exception, lang: str | None) -> CourseError:
@@ -285,11 +293,9 @@ def _batch_problem(out, y, error: Exception, lang: str | None) -> CourseError:
         return CourseError("training.labels_not_indices", lang=lang, dtype=str(y.dtype),
                            expected=(out.shape[0], *out.shape[2:]))
     if out.ndim == y.ndim + 1:
-        labels = y.detach().cpu()
-        if labels.numel() and (labels.min() < 0 or labels.max() >= out.shape[1]):
-            return CourseError("training.labels_out_of_range", lang=lang, low=int(labels.min()),
-                               high=int(labels.max()), classes=out.shape[1],
-                               last=out.shape[1] - 1, needed=int(labels.max()) + 1)
+        problem = _labels_out_of_range(y.detach().cpu(), out.shape[1], lang)
+        if problem is not None:
+            return problem
     return CourseError("training.loss_failed", lang=lang, name="loss_fn", out=tuple(out.shape),
                        y=tuple(y.shape), dtype=str(y.dtype),
                        error=(str(error).strip().splitlines() or [""])[0][:200])
