@@ -172,9 +172,21 @@ download() {
     ((dry_run)) || echo "wheels for Python $python_version in $dest; copy it to the GPU machine"
 }
 
+link_parent_venv() {  # when $python is itself a venv, its site-packages join .venv's sys.path
+    local parent site
+    parent=$("$python" -c 'import sys, sysconfig
+print(sysconfig.get_paths()["purelib"] if sys.prefix != sys.base_prefix else "")')
+    [[ -n $parent ]] || return 0
+    site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    echo "$parent" > "$site/parent-venv.pth"
+}
+
 install() {
     run "$python" -c "import torch, torchvision"
     run "$python" -m venv --system-site-packages "$venv"
+    # The GPU image's python3 is a venv (/opt/torch/.venv) holding torch: --system-site-packages
+    # reaches only the base interpreter's packages, so a .pth file adds that venv's site-packages.
+    run link_parent_venv
     run "$venv/bin/python" -m pip install --no-index --find-links "$dest" -r "$dest/requirements.txt"
     run "$venv/bin/python" -m pip install --no-index --find-links "$dest" --no-build-isolation --no-deps -e .
     # make then finds the venv up to date and does not reinstall from the network.

@@ -144,6 +144,8 @@ def test_install_is_offline_on_top_of_the_machines_torch():
     assert len(installs) == 2
     assert all("--no-index --find-links wheels/py312" in line for line in installs)
     assert lines[-1] == "+ touch .venv/.installed"
+    # python3 of the GPU image is a venv itself: its torch reaches .venv through a .pth file.
+    assert "+ link_parent_venv" in lines
 
 
 def test_an_unknown_argument_is_refused():
