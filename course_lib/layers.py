@@ -27,7 +27,7 @@ from torch import Tensor
 
 from . import activations
 from . import validation as check
-from .i18n import CourseError
+from .i18n import CourseError, format_number
 
 
 def affine_forward(x: Tensor, w: Tensor, b: Tensor) -> tuple[Tensor, tuple]:
@@ -471,7 +471,8 @@ def rel_error(a: Tensor, b: Tensor) -> float:
 
 
 def print_rel_error(name: str, a: Tensor, b: Tensor) -> float:
-    """Print ``name: rel_error = ...`` as in the CS231n notebooks and return the error."""
+    """Print ``name: rel_error = ...`` as in the CS231n notebooks, the number in the course's
+    language (``1,63e-15`` in sk, sr and ru), and return the error."""
     err = rel_error(a, b)
-    print(f"{name}: rel_error = {err:.2e}")
+    print(f"{name}: rel_error = {format_number(err, '.2e')}")
     return err

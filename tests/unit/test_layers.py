@@ -12,7 +12,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from course_lib import layers as L
-from course_lib.i18n import CourseError
+from course_lib.i18n import CourseError, set_language
 
 TOL = {"rtol": 1e-8, "atol": 1e-8}
 
@@ -273,6 +273,16 @@ def test_rel_error_is_relative_and_printed(capsys):
     assert L.rel_error(a, a * (1 + 1e-6)) == pytest.approx(0.5e-6, rel=1e-3)
     err = L.print_rel_error("dx", a, a + 1e-9)
     assert capsys.readouterr().out == f"dx: rel_error = {err:.2e}\n"
+
+
+def test_rel_error_is_printed_with_the_languages_decimal_comma(capsys):
+    a = torch.tensor([1.0, 100.0], dtype=torch.float64)
+    set_language("sk")
+    try:
+        err = L.print_rel_error("dx", a, a * (1 + 1.63e-15))
+    finally:
+        set_language("en")
+    assert capsys.readouterr().out == f"dx: rel_error = {err:.2e}\n".replace(".", ",")
 
 
 def test_batchnorm_on_a_batch_of_one_is_refused_and_leaves_the_running_variance_alone():
