@@ -11,7 +11,10 @@ copy at the end of every cycle, where the rate is close to zero::
     lr(t) = lr0 / 2 * (cos(pi * mod(t - 1, ceil(T / M)) / ceil(T / M)) + 1),   t = 1, ..., T
 
 Ten-crop testing (as for ResNet) averages the predictions of the four corner crops, the centre
-crop and the horizontal flips of all five.
+crop and the horizontal flips of all five; at several scales (the shorter side resized to each
+``S`` in turn) it averages ``V = 10 * len(scales)`` views::
+
+    p(y | x) = 1/V * sum_v softmax(f(view_v(x)))
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 
 import torch
+import torch.nn.functional as nnf
 from torch import nn
-from torchvision.transforms.v2 import functional as F
 
 from . import validation as check
 from .i18n import CourseError
@@ -117,19 +120,91 @@ def snapshot_ensemble(model: nn.Module, train_data, optimizer: torch.optim.Optim
     return snapshots, history
 
 
-@torch.no_grad()
-def ten_crop_predict(model: nn.Module, images: torch.Tensor, crop_size) -> torch.Tensor:
-    """Class probabilities averaged over the 10 crops of each image: (N, C, H, W) -> (N, K).
-
-    Crops come from ``torchvision.transforms.v2.functional.ten_crop`` (4 corners, centre, and
-    their horizontal flips); all 10 * N crops go through the model as one batch.
-    """
-    check.ndim("images", images, (4,), "(N, C, H, W)")
-    sides = crop_size if isinstance(crop_size, tuple | list) else (crop_size, crop_size)
+def _crop_sides(crop_size, images: torch.Tensor) -> tuple[int, int]:
+    """``crop_size`` as ``(h, w)``: ``s`` means ``(s, s)``; each between 1 and the image's side."""
+    sides = tuple(crop_size) if isinstance(crop_size, tuple | list) else (crop_size, crop_size)
     if len(sides) != 2 or not all(check.is_int(s) and 1 <= s <= side for s, side in
                                   zip(sides, images.shape[-2:], strict=True)):
         raise CourseError("ensembles.bad_crop", crop_size=crop_size,
                           size=tuple(images.shape[-2:]))
-    crops = torch.cat(F.ten_crop(images, crop_size))
+    return int(sides[0]), int(sides[1])
+
+
+def ten_crop(images: torch.Tensor, crop_size) -> tuple[torch.Tensor, ...]:
+    """The ten views of ten-crop testing: (..., H, W) -> ten tensors (..., h, w).
+
+    In the order of ``torchvision.transforms.v2.functional.ten_crop``: the top-left, top-right,
+    bottom-left and bottom-right corners, the centre, then the same five crops of the
+    horizontally flipped image. A corner starts at row 0 or ``H - h`` and column 0 or
+    ``W - w``; the centre at ``(round((H - h) / 2), round((W - w) / 2))``, rounded half to even
+    (Python's ``round``, as torchvision does). ``crop_size``: ``s`` for s x s or ``(h, w)``,
+    ``1 <= h <= H`` and ``1 <= w <= W``.
+    """
+    check.ndim("images", images, tuple(range(2, 9)), "(..., H, W)")
+    h, w = _crop_sides(crop_size, images)
+    height, width = images.shape[-2:]
+    anchors = [(0, 0), (0, width - w), (height - h, 0), (height - h, width - w),
+               (round((height - h) / 2), round((width - w) / 2))]
+
+    def five(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(x[..., top : top + h, left : left + w] for top, left in anchors)
+
+    return five(images) + five(images.flip(-1))
+
+
+def resize_shorter(images: torch.Tensor, side: int) -> torch.Tensor:
+    """Resize (N, C, H, W) float images so that the shorter side is ``side``, keeping the aspect
+    ratio (the longer side is rounded, never below ``side``); bilinear with antialiasing, as
+    ``transfer.Preprocessing`` resizes."""
+    check.ndim("images", images, (4,), "(N, C, H, W)")
+    check.positive_int("side", side)
+    h, w = images.shape[-2:]
+    scale = side / min(h, w)
+    size = (max(side, round(h * scale)), max(side, round(w * scale)))
+    return nnf.interpolate(images, size=size, mode="bilinear", antialias=True,
+                           align_corners=False)
+
+
+def multi_scale_views(images: torch.Tensor, crop_size, scales) -> torch.Tensor:
+    """Ten crops at each scale: (N, C, H, W) float -> (10 * len(scales), N, C, h, w).
+
+    For each shorter side ``S`` in ``scales`` (each at least the crop), in order: resize with
+    ``resize_shorter(images, S)``, then ``ten_crop``. Views ``10 * j`` to ``10 * j + 9`` are the
+    ten crops at ``scales[j]``; view ``10 * j + 4`` is its centre crop.
+    """
+    scales = list(scales)
+    if not scales:
+        raise CourseError("ensembles.no_scales")
+    return torch.stack([view for side in scales
+                        for view in ten_crop(resize_shorter(images, side), crop_size)])
+
+
+@torch.no_grad()
+def view_probabilities(model: nn.Module, views: torch.Tensor,
+                       batch_size: int = 64) -> torch.Tensor:
+    """``softmax(model(view))`` of every view in eval mode: (V, N, C, h, w) -> (V, N, K).
+
+    The views go through the model in batches of ``batch_size`` images, on the model's device;
+    the result is on the CPU. Averaging over views is then ``.mean(dim=0)``.
+    """
+    check.ndim("views", views, (5,), "(V, N, C, h, w)")
+    check.positive_int("batch_size", batch_size)
+    device = next(model.parameters()).device
+    flat = views.flatten(0, 1)
+    probs = torch.cat([predict_proba(model, flat[i : i + batch_size].to(device)).cpu()
+                       for i in range(0, len(flat), batch_size)])
+    return probs.view(views.shape[0], views.shape[1], -1)
+
+
+@torch.no_grad()
+def ten_crop_predict(model: nn.Module, images: torch.Tensor, crop_size) -> torch.Tensor:
+    """Class probabilities averaged over the 10 crops of each image: (N, C, H, W) -> (N, K).
+
+    Crops come from ``ten_crop`` (4 corners, centre, and their horizontal flips, as
+    ``torchvision.transforms.v2.functional.ten_crop``); all 10 * N crops go through the model
+    as one batch.
+    """
+    check.ndim("images", images, (4,), "(N, C, H, W)")
+    crops = torch.cat(ten_crop(images, crop_size))
     probs = predict_proba(model, crops)
     return probs.view(10, len(images), -1).mean(dim=0)

@@ -12,8 +12,10 @@ language with the same placeholders.
 Numbers follow the language (docs/style.md): a field with a format spec, ``{loss:.3f}``,
 ``{acc:.1%}``, ``{n:,}``, is a number for the student and is written with the language's decimal
 comma, thousands separator and percent sign (``0,147``, ``95,2 %``, ``4 652 008`` in Slovak); a
-bare field, ``{value}``, is inserted as Python writes it (code, shapes, names). The same rules
-are ``format_number`` and ``format_percent`` for code that renders numbers itself.
+bare field, ``{value}``, is inserted as Python writes it (code, shapes, names). A list of numbers
+(a tuple, an array, a tensor) in a field with a format spec is written by ``format_numbers``:
+``[{values:.2f}]`` gives ``[0,91; 0,76]`` in Slovak. The same rules are ``format_number``,
+``format_numbers`` and ``format_percent`` for code that renders numbers itself.
 """
 
 from __future__ import annotations
@@ -166,6 +168,31 @@ def format_number(value, spec: str = "g", lang: str | None = None) -> str:
     return format(text, f"{fill}{align}{width}") if width else text
 
 
+def format_numbers(values, spec: str = "g", lang: str | None = None) -> str:
+    """A list of numbers for a sentence: each by ``format_number``, separated by semicolons where
+    the comma is the decimal sign (``"0,91; 0,76"`` in sk, sr and ru), else by commas.
+
+    ``values`` may be a list, a tuple, a NumPy array or a tensor; a matrix is written row by row,
+    each row in brackets (``"[1,00; 0,86]; [0,86; 1,00]"``).
+    """
+    separator = "; " if decimal_sign(lang) == "," else ", "
+    rows = _number_list(values)
+    return separator.join(
+        f"[{format_numbers(v, spec, lang)}]" if _number_list(v) is not None
+        else format_number(v, spec, lang) for v in (values if rows is None else rows))
+
+
+def _number_list(value) -> list | None:
+    """``value`` as a list if it is a list, tuple, array or tensor (of at least one dimension) of
+    numbers or of such lists, else None."""
+    if getattr(value, "ndim", 0) and hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)) and all(
+            as_number(v) is not None or _number_list(v) is not None for v in value):
+        return list(value)
+    return None
+
+
 def format_percent(fraction, digits: int = 1, lang: str | None = None) -> str:
     """``fraction`` as a percentage in ``lang``: ``"95,2\u00a0%"`` for 0.952 in Slovak."""
     return format_number(fraction, f".{digits}%", lang)
@@ -179,13 +206,16 @@ def latex_decimals(text: str, lang: str | None = None) -> str:
 
 
 class _Formatter(string.Formatter):
-    """``str.format`` in which every number field with a format spec follows ``lang``."""
+    """``str.format`` in which every number field (or list of numbers) with a format spec
+    follows ``lang``."""
 
     def __init__(self, lang: str):
         super().__init__()
         self.lang = lang
 
     def format_field(self, value, format_spec: str) -> str:
+        if format_spec and _number_list(value) is not None:
+            return format_numbers(value, format_spec, self.lang)
         if format_spec and self.lang != "en" and as_number(value) is not None:
             return format_number(value, format_spec, self.lang)
         return super().format_field(value, format_spec)

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from .i18n import CourseError
 from .init import init_model
-from .normalization import insert_variant
+from .normalization import BatchNorm2d, Scale, Shift, check_order, insert_variant
 
 ACTIVATION_BY_NAME = {
     "relu": nn.ReLU,
@@ -357,3 +357,65 @@ def resnet18(num_classes: int = 1000, in_channels: int = 3) -> ResNet:
     ``(N, num_classes)``. 11,689,512 parameters for 1000 classes, 11,181,642 for 10.
     """
     return ResNet((64, 128, 256, 512), (2, 2, 2, 2), num_classes, in_channels, imagenet_stem=True)
+
+
+RESNET_VARIANTS = ("none", "shift_scale_layer", "shift_scale_channel", "batch_norm")
+"""The normalizations ``resnet20_variant`` puts where ResNet-20 has batch norm."""
+
+
+def resnet20_variant(
+    variant: str = "batch_norm",
+    *,
+    num_classes: int = 10,
+    in_channels: int = 3,
+    widths: Sequence[int] = (16, 32, 64),
+    seed: int = 0,
+    order: str = "shift_scale",
+) -> ResNet:
+    """ResNet-20 (``resnet20``, stage widths ``widths``) with every batch norm replaced by the
+    layers of ``variant`` (``RESNET_VARIANTS``), the thesis' comparison on a larger net:
+
+    * ``"batch_norm"``: ResNet-20 as it is, with the course's ``normalization.BatchNorm2d``
+      (the same as ``nn.BatchNorm2d``, and it trains stacked under ``torch.vmap`` on CUDA,
+      where cuDNN's batch norm does not);
+    * ``"none"``: no normalization, each batch norm becomes ``nn.Identity`` (the convolutions
+      have no bias, as in torchvision's ResNets: batch norm's ``beta`` plays that part);
+    * ``"shift_scale_<g>"``: a shift and a scale layer of granularity ``g`` (``"channel"`` or
+      ``"layer"``) in ``order`` (``normalization.ORDERS``; the thesis' ``a * (x + b)`` by
+      default), starting as the identity: batch norm's learned affine step without its
+      normalization by the batch's mean and standard deviation.
+
+    So every variant has its layers at the same places, after each convolution (before the ReLU
+    or the sum with the skip); this placement is our choice, the thesis' nets have no skips.
+    The weights are drawn from ``seed`` alone (the same for every variant), the global random
+    state is left as it was. Input ``(N, in_channels, H, W)``, output ``(N, num_classes)``.
+    """
+    if variant not in RESNET_VARIANTS:
+        raise CourseError("experiments.unknown_variant", name=variant,
+                          known=", ".join(RESNET_VARIANTS))
+    check_order(order)
+    widths = tuple(widths)
+    if len(widths) != 3 or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1
+                                   for w in widths):
+        raise CourseError("models.bad_resnet_widths", widths=widths)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = ResNet(widths, (3, 3, 3), num_classes, in_channels, imagenet_stem=False)
+    _replace_batch_norms(net, variant, order)
+    return net
+
+
+def _replace_batch_norms(module: nn.Module, variant: str, order: str) -> None:
+    """Replace every ``nn.BatchNorm2d`` below ``module`` (in place) as ``resnet20_variant``
+    describes."""
+    for name, child in module.named_children():
+        if not isinstance(child, nn.BatchNorm2d):
+            _replace_batch_norms(child, variant, order)
+        elif variant == "batch_norm":
+            setattr(module, name, BatchNorm2d(child.num_features))
+        elif variant == "none":
+            setattr(module, name, nn.Identity())
+        else:
+            granularity, shape = variant.rsplit("_", 1)[1], (child.num_features, 1, 1)
+            pair = [Shift(shape, granularity), Scale(shape, granularity)]
+            setattr(module, name, nn.Sequential(*(pair if order == "shift_scale" else pair[::-1])))

@@ -3,7 +3,7 @@ r"""Learning-rate schedules of the lecture, each a closed-form formula of the st
 "The learning rate should decay over the iterations": step decay, exponential decay, 1/t decay,
 cosine annealing and cosine annealing with warm restarts (SGDR, Loshchilov and Hutter 2016),
 whose cycles also give the snapshots of a snapshot ensemble; and the one-cycle policy (Smith and
-Topin 2017, fast.ai's default): a warm-up from lr_max / div_factor to lr_max, then annealing
+Topin 2019, fast.ai's default): a warm-up from lr_max / div_factor to lr_max, then annealing
 down to far below the start.
 
 Each schedule is twice here:

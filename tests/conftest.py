@@ -20,3 +20,14 @@ def _seed_and_float64():
     dtype = torch.get_default_dtype()
     yield
     torch.set_default_dtype(dtype)
+
+
+@pytest.fixture
+def imagewoof_root(tmp_path):
+    """A data folder (what ``COURSE_DATA`` points at) holding a miniature Imagewoof in the
+    on-disk layout of the official archive: ``tests/fixtures/imagewoof.py``, two images per
+    class in train/ and val/."""
+    from tests.fixtures.imagewoof import write_imagewoof
+
+    write_imagewoof(tmp_path)
+    return tmp_path

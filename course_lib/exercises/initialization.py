@@ -1,7 +1,9 @@
-"""Exercises of lecture 03 (initialization): the scales of Xavier and He from their derivations.
+"""Exercises of lecture 03 (initialization): the scales of Xavier and He from their derivations,
+and gradient clipping by norm, the usual fix for an exploding gradient.
 
 ``xavier_std`` itself is registered in ``course_lib.checks``; this module adds the uniform
-Xavier bound and the He standard deviation. Hints live in the ``lecture03`` locale domain.
+Xavier bound, the He standard deviation and ``clip_by_norm``. Hints live in the ``lecture03``
+locale domain.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import math
 
 import torch
 
+from .. import clipping
 from ..checks import exercise, xavier_std
 from ..init import calculate_gain
 
@@ -40,3 +43,23 @@ def _fan_in_cases(gen):
 def he_std(fan_in: int) -> float:
     """He's standard deviation for ReLU: ``Var[w] = 2 / fan_in``, so ``std = sqrt(2 / fan_in)``."""
     return calculate_gain("relu") / math.sqrt(fan_in)
+
+
+def _gradient_cases(gen):
+    def g(*shape, scale=1.0):
+        return scale * torch.randn(*shape, generator=gen, dtype=torch.float64)
+
+    return [{"g": g(10, scale=3.0), "max_norm": 1.0},       # long: shrunk to length 1
+            {"g": g(8, 5), "max_norm": 2.0},                # a weight matrix: one norm for all
+            {"g": g(20, scale=0.01), "max_norm": 1.0},      # short: left as it is
+            {"g": g(3, 4, 2, scale=100.0), "max_norm": 0.5}]
+
+
+@exercise("clip_by_norm", cases=_gradient_cases, outputs=("clipped", "norm"), rtol=1e-5,
+          hint="lecture03.hint_clip_by_norm")
+def clip_by_norm(g: torch.Tensor, max_norm: float) -> tuple[torch.Tensor, float]:
+    """``g * min(1, c / ||g||)`` with ``||g||`` the L2 norm of all entries together, and that
+    norm (before clipping), as ``torch.nn.utils.clip_grad_norm_`` returns it. The tolerance
+    ``rtol=1e-5`` accepts the formula with or without torch's ``+ 1e-6`` in the divisor."""
+    clipped, norm = clipping.clip_by_norm(g, max_norm)
+    return clipped, norm.item()

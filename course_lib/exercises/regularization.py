@@ -97,3 +97,42 @@ def _hinge_cases(gen):
 def svm_loss(scores: torch.Tensor, y: torch.Tensor, delta: float) -> torch.Tensor:
     """``(1/N) sum_i sum_{j != y_i} max(0, s_ij - s_iy_i + delta)``: ``losses.multiclass_hinge``."""
     return multiclass_hinge(scores, y, delta)
+
+
+def _views_cases(gen):
+    return [
+        {"logits": _randn(gen, 10, 2, 5)},
+        {"logits": _randn(gen, 1, 3, 4)},
+        {"logits": _randn(gen, 30, 1, 6, scale=20.0)},
+    ]
+
+
+@exercise("average_views", cases=_views_cases, outputs=("probs",),
+          hint="lecture05.hint_average_views")
+def average_views(logits: torch.Tensor) -> torch.Tensor:
+    """Test-time augmentation: ``1/V * sum_v softmax(logits[v])``, (V, N, K) -> (N, K).
+
+    The probabilities of the V crops are averaged, not their logits (as
+    ``ensembles.view_probabilities(...).mean(dim=0)``).
+    """
+    return torch.softmax(logits, dim=-1).mean(dim=0)
+
+
+def _activity_cases(gen):
+    return [
+        {"h": torch.relu(_randn(gen, 4, 6)), "lam": 0.5},
+        {"h": torch.relu(_randn(gen, 3, 2, 5)), "lam": 3.0},
+        {"h": _randn(gen, 7), "lam": 0.1},
+    ]
+
+
+@exercise("activity_l1_grad", cases=_activity_cases, outputs=("grad",), atol=1e-12,
+          hint="lecture05.hint_activity_l1_grad")
+def activity_l1_grad(h: torch.Tensor, lam: float) -> torch.Tensor:
+    """Gradient of the activity penalty ``lam * mean |h|`` by ``h``: ``lam * sign(h) / h.numel()``.
+
+    The reference differentiates the penalty with autograd (subgradient 0 at ``h = 0``).
+    """
+    h = h.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(lam * h.abs().mean(), h)
+    return grad

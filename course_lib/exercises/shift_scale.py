@@ -84,3 +84,21 @@ def ema_errors(errors, beta):
     m_0 = 0,  m_t = beta m_{t-1} + (1 - beta) e_t,  smoothed_t = m_t / (1 - beta^t)
     """
     return torch.tensor(ema_curve(errors.tolist(), beta), dtype=errors.dtype)
+
+
+def _means_cases(gen):
+    return [{"x": _randn(gen, 5, 3, 4, 2), "granularity": "channel"},
+            {"x": _randn(gen, 4, 2, 3, 3), "granularity": "element"},
+            {"x": _randn(gen, 3, 4, 2, 5), "granularity": "layer"},
+            {"x": _randn(gen, 1, 6, 2, 2), "granularity": "channel"}]
+
+
+@exercise("input_means", cases=_means_cases, outputs=("means",),
+          hint="lecture09.hint_input_means")
+def input_means(x, granularity):
+    """The mean of activations ``x`` (N, C, H, W) over every value that one shift of
+    ``granularity`` meets: ``"element"`` -> (C, H, W), the mean over the examples;
+    ``"channel"`` -> (C,), over the examples and positions; ``"layer"`` -> (), over
+    everything. A shift ``b = -means`` centres its input."""
+    dims = {"element": (0,), "channel": (0, 2, 3), "layer": (0, 1, 2, 3)}[granularity]
+    return x.mean(dim=dims)

@@ -4,6 +4,7 @@
     rows = depth_profile(model, x)              # std of activations and gradients per layer
     acts, grads = layer_values(model, x)        # the values themselves, for histograms
     history = train_digits("relu", "he", depth=10, width=64, epochs=5)
+    _, clipped = train_digits("relu", "he", lr=1.0, clip_grad_norm=0.1, grad_norms=True)
 
 The nets are ``course_lib.models.mlp``: ``depth`` hidden layers ``Linear -> activation`` and a
 linear output layer. ``init_model`` of ``course_lib.init`` sets their weights by a scheme of
@@ -117,11 +118,14 @@ def hidden_layers(model: nn.Module) -> list[nn.Linear]:
 
 def train_digits(activation: str, scheme: str, depth: int = 10, width: int = 64,
                  epochs: int = 5, lr: float = 0.05, batch_size: int = 64, seed: int = 0,
-                 xavier_gain: bool = False, device=None) -> tuple[nn.Module, History]:
+                 xavier_gain: bool = False, device=None, clip_grad_norm: float | None = None,
+                 grad_norms: bool = False) -> tuple[nn.Module, History]:
     """Train ``deep_net`` (64 inputs, 10 classes) on the digits with SGD, momentum 0.9.
 
     Returns the trained model and its ``History`` (training loss per epoch, validation
     accuracy). The same seed gives the same initial weights and the same mini-batches.
+    ``clip_grad_norm`` clips the gradients by norm before every step (``fit``'s argument);
+    ``grad_norms`` records the norm of every step (before clipping) in the history.
     """
     torch.manual_seed(seed)
     model = deep_net(activation, scheme, depth, width, n_in=64, n_out=10,
@@ -129,8 +133,23 @@ def train_digits(activation: str, scheme: str, depth: int = 10, width: int = 64,
     train_loader, val_loader, _ = data.load("digits").loaders(batch_size=batch_size, seed=seed)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     history = fit(model, train_loader, optimizer, epochs=epochs, val_data=val_loader,
-                  device=device, progress=False, grad_norms=False)
+                  device=device, progress=False, grad_norms=grad_norms,
+                  clip_grad_norm=clip_grad_norm)
     return model, history
+
+
+def largest_grad_norm(history: History) -> float:
+    """The largest gradient norm of a run (before clipping); ``inf`` once any was inf or NaN."""
+    norms = history.step_grad_norm
+    return max(norms) if norms and all(map(math.isfinite, norms)) else math.inf
+
+
+def clipping_row(label: str, history: History, lang: str | None = None) -> str:
+    """One line about a run: its largest gradient norm, its last training loss and validation
+    accuracy (``nan`` once the loss overflowed), in ``lang``."""
+    return _tr("clip_run", lang, run=label, norm=largest_grad_norm(history),
+               loss=history.train_loss[-1], accuracy=history.val_acc[-1],
+               epochs=history.epochs)
 
 
 def _tr(key: str, lang: str | None, **fields) -> str:
@@ -230,4 +249,24 @@ def plot_histograms(values: dict[str, list[Tensor]], layers: Sequence[int],
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def plot_clipping(histories: dict[str, History], lang: str | None = None):
+    """Two panels over the steps of each run: the training loss and the gradient norm (before
+    clipping), both on a log scale. A run that overflowed ends where its loss turned inf/NaN."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(7.5, 2.8 + 0.25 * len(histories)))
+    for i, (label, history) in enumerate(histories.items()):
+        steps = range(1, len(history.step_loss) + 1)
+        axes[0].semilogy(steps, history.step_loss, color=f"C{i}", label=label, lw=1)
+        axes[1].semilogy(range(1, len(history.step_grad_norm) + 1), history.step_grad_norm,
+                         color=f"C{i}", lw=1)
+    axes[0].set_ylabel(t("plots.loss", lang=lang))
+    axes[1].set_ylabel(_tr("grad_norm", lang))
+    for ax in axes:
+        ax.set_xlabel(t("plots.step", lang=lang))
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.07 * len(histories), 1, 1))
     return fig

@@ -18,6 +18,11 @@ and records per epoch the loss and accuracy on the training and the validation s
 measured in eval mode after the epoch. Every run seeds its own generators (initialization,
 mini-batch order, dropout masks), so it gives the same numbers whenever it is called, and it
 leaves the notebook's global random state as it was.
+
+Test-time augmentation (``photo_tta``) runs the pretrained EfficientNet-Lite0 on ten crops at
+three scales of each of the course's six photos and compares the centre crop, the ten crops
+and all thirty (``tta_table``, ``top1_changes``, ``jensen_gaps``); ``PHOTO_LABELS`` are our
+labels of the photos whose ImageNet class is unambiguous.
 """
 
 from __future__ import annotations
@@ -33,12 +38,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .. import data
-from ..ensembles import average_predictions
-from ..i18n import CourseError, t
+from .. import data, transfer
+from ..ensembles import average_predictions, multi_scale_views, view_probabilities
+from ..i18n import CourseError, format_number, t
 from ..losses import distillation_loss, multiclass_hinge, multiclass_hinge_grad, soft_cross_entropy
 from ..models import mlp
 from ..regularization import l2_penalty, mixup, smooth_labels, soft_threshold_
+from ..tables import Table
 
 
 @dataclass(frozen=True)
@@ -375,3 +381,132 @@ def linear_classifier(task: Task, loss: str = "hinge", lam: float = 1e-3, delta:
         val = (model(task.x_val.double()).argmax(dim=1) == task.y_val).double().mean().item()
         return LinearFit(model, data_loss(scores).item(), (model.weight**2).sum().item(),
                          satisfied, val)
+
+
+# Test-time augmentation on the course's photos with the pretrained EfficientNet-Lite0.
+
+PHOTO_LABELS: dict[str, tuple[str, ...]] = {
+    "chelsea": ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"),
+    "coffee": ("espresso", "cup"),
+}
+"""Our labels of the photos, as sets of ImageNet classes, only where the class is unambiguous:
+the cat is a domestic cat (the five domestic-cat classes; which breed, we do not decide) and the
+coffee a cup of espresso. ImageNet has no class for an astronaut, a person or a motorcycle, for
+a launch rocket only the weapons "missile" and "projectile", and the cameraman's photo shows a
+man, a camera and a tripod: the other four photos have no label."""
+
+TTA_SCALES = (224, 256, 384)
+"""Our shorter sides for a crop of 224: three of ResNet's five test sizes {224, 256, 384, 480,
+640}; a smaller crop ``c`` scales them by ``c / 224``. The ten crops are taken at 256."""
+
+TTA_BASE = TTA_SCALES.index(256)
+"""Index of the scale of the single centre crop and of the ten crops."""
+
+TTA_METHODS = ("single", "ten", "multi")
+"""The centre crop at 256 alone, the ten crops at 256, the ten crops at every scale."""
+
+
+def tta_scales(crop: int) -> tuple[int, ...]:
+    """The shorter sides for ``crop``: ``round(crop * S / 224)`` for S in ``TTA_SCALES``."""
+    return tuple(round(crop * side / 224) for side in TTA_SCALES)
+
+
+@dataclass(frozen=True)
+class PhotoTTA:
+    """Class probabilities of every crop of every photo: ``probs`` (V, P, K), V = 10 * scales.
+
+    Crops ``10 * j ... 10 * j + 9`` are the ten crops at ``scales[j]`` (see
+    ``ensembles.multi_scale_views``); the single crop is the centre crop (the fifth of the ten)
+    at ``scales[TTA_BASE]``.
+    """
+
+    names: tuple[str, ...]
+    probs: Tensor
+    crop: int
+    scales: tuple[int, ...]
+
+    def crops(self, method: str) -> Tensor:
+        """The per-crop probabilities that ``method`` averages: (v, P, K), v in {1, 10, V}."""
+        if method not in TTA_METHODS:
+            raise CourseError("lecture05.unknown_tta", name=method, known=", ".join(TTA_METHODS))
+        first = 10 * TTA_BASE
+        return {"single": self.probs[first + 4 : first + 5],
+                "ten": self.probs[first : first + 10], "multi": self.probs}[method]
+
+    def average(self, method: str) -> Tensor:
+        """``p = 1/v * sum_v softmax(f(crop_v))`` of ``method``: (P, K), in float64."""
+        return self.crops(method).double().mean(dim=0)
+
+    def label_probability(self, method: str) -> list[float | None]:
+        """Per photo, the probability of its label (summed over the label's classes) or None."""
+        categories = transfer.imagenet_categories()
+        p = self.average(method)
+        return [float(p[i, [categories.index(c) for c in PHOTO_LABELS[name]]].sum())
+                if name in PHOTO_LABELS else None for i, name in enumerate(self.names)]
+
+
+def photo_tta(model: nn.Module, names: Sequence[str] = data.PHOTOS, crop: int = 224,
+              batch_size: int = 32) -> PhotoTTA:
+    """Run ``model`` (a ``transfer.Backbone``) on 10 crops x 3 scales of each photo.
+
+    Each photo, as floats in [0, 1], becomes ``multi_scale_views(photo, crop,
+    tta_scales(crop))``, normalized with the model's ``preprocessing.mean`` and ``std``; the
+    softmax of every crop is kept (``view_probabilities``, eval mode).
+    """
+    scales = tta_scales(crop)
+    mean = torch.tensor(model.preprocessing.mean).view(1, 1, 3, 1, 1)
+    std = torch.tensor(model.preprocessing.std).view(1, 1, 3, 1, 1)
+    probs = []
+    for image in data.photos(names).values():
+        views = multi_scale_views(image[None].float() / 255, crop, scales)
+        probs.append(view_probabilities(model, (views - mean) / std, batch_size))
+    return PhotoTTA(tuple(names), torch.cat(probs, dim=1), crop, scales)
+
+
+def tta_table(result: PhotoTTA, lang: str | None = None) -> Table:
+    """Per photo: our label, and for each method its top-1 class (with its probability) and
+    the probability of the label."""
+    names = transfer.class_names(lang)
+    rows = []
+    labelled = {m: result.label_probability(m) for m in TTA_METHODS}
+    for i, photo in enumerate(result.names):
+        row = {"photo": photo,
+               "label": t(f"lecture05.tta_label_{photo}", lang=lang)
+               if photo in PHOTO_LABELS else "—"}
+        for method in TTA_METHODS:
+            p = result.average(method)[i]
+            top = int(p.argmax())
+            row[f"top_{method}"] = t("lecture05.tta_top", lang=lang, name=names[top],
+                                     p=float(p[top]))
+        for method in TTA_METHODS:
+            row[f"label_{method}"] = "" if labelled[method][i] is None else labelled[method][i]
+        rows.append(row)
+    header = {"photo": t("lecture05.tta_col_photo", lang=lang),
+              "label": t("lecture05.tta_col_label", lang=lang)}
+    for method in TTA_METHODS:
+        header[f"top_{method}"] = t("lecture05.tta_col_top", lang=lang,
+                                    v=len(result.crops(method)))
+    for method in TTA_METHODS:
+        header[f"label_{method}"] = t("lecture05.tta_col_p", lang=lang,
+                                      v=len(result.crops(method)))
+
+    def probability(value) -> str:
+        return "" if value == "" else format_number(value, ".3f", lang)
+
+    return Table(rows, header, {f"label_{m}": probability for m in TTA_METHODS}, lang=lang)
+
+
+def top1_changes(result: PhotoTTA, method: str) -> int:
+    """How many photos get another top-1 class from ``method`` than from the single crop."""
+    single = result.average("single").argmax(dim=1)
+    return int((result.average(method).argmax(dim=1) != single).sum())
+
+
+def jensen_gaps(result: PhotoTTA, method: str) -> tuple[Tensor, Tensor]:
+    """``log p_avg - mean_v log p_v`` and ``mean_v log p_v - min_v log p_v`` per photo and
+    class, (P, K) each, in float64, with ``p_avg = result.average(method)``; both are >= 0 (the
+    log is concave, Jensen's inequality; a mean is at least the minimum)."""
+    logs = result.crops(method).double().log()
+    mean_log = logs.mean(dim=0)
+    return (result.average(method).log() - mean_log,
+            mean_log - logs.min(dim=0).values)

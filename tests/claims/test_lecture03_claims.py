@@ -23,6 +23,7 @@ from functools import cache
 import pytest
 import torch
 
+from course_lib import clipping, data
 from course_lib.lectures import initialization as ie
 
 DEPTH, WIDTH, BATCH = 10, 256, 256
@@ -142,3 +143,60 @@ def test_he_trains_a_deep_relu_net_while_xavier_starts_slowly():
 
 def test_xavier_trains_a_deep_tanh_net():
     assert trained("tanh", "xavier").val_acc[-1] > 0.8
+
+
+# Gradient clipping (section "Gradient clipping"): our choices are the He net of the lecture
+# (10 layers of 64 units, digits, SGD with momentum 0.9, batches of 64) trained for 5 epochs at
+# a learning rate 100 times the lecture's (1.0), with and without clipping by norm to 0.1, and
+# the large init (sigma = 1) at the lecture's rate 0.01 clipped to 1.0. Several seeds.
+
+CLIP_SEEDS = range(4)
+
+
+@cache
+def clip_run(scheme, lr, max_norm, seed):
+    _, history = ie.train_digits("relu", scheme, depth=10, width=64, epochs=5, lr=lr,
+                                 seed=seed, clip_grad_norm=max_norm, grad_norms=True)
+    return history
+
+
+@cache
+def first_gradient(scheme):
+    """The gradient of the notebook's net on its first training batch (seed 0)."""
+    net = ie.deep_net("relu", scheme, 10, 64, n_in=64, n_out=10)
+    x, y = next(iter(data.load("digits").loaders(batch_size=64)[0]))
+    loss = torch.nn.functional.cross_entropy(net(x), y)
+    return torch.autograd.grad(loss, list(net.parameters()))
+
+
+def test_clipping_the_exploding_gradient_by_norm_keeps_its_direction_by_value_does_not():
+    grads = first_gradient("large")
+    assert clipping.total_norm(grads).item() > 1e6  # the explosion of the large init
+    by_norm, _ = clipping.clip_by_norm(grads, max_norm=0.1)
+    by_value = clipping.clip_by_value(grads, limit=0.01)
+    assert clipping.cosine(grads, by_norm) == pytest.approx(1.0, abs=1e-6)
+    assert clipping.total_norm(by_norm).item() == pytest.approx(0.1, rel=1e-6)
+    assert clipping.cosine(grads, by_value) < 0.6  # about 0.5: a different direction
+    assert clipping.total_norm(by_value).item() > 10 * 0.1  # and no bound on the length
+
+
+@pytest.mark.parametrize("seed", CLIP_SEEDS)
+@pytest.mark.filterwarnings("ignore::UserWarning")  # fit's warning that the run diverged
+def test_too_large_a_learning_rate_explodes_without_clipping_and_trains_with_it(seed):
+    free, clipped = clip_run("he", 1.0, None, seed), clip_run("he", 1.0, 0.1, seed)
+    assert not math.isfinite(free.train_loss[-1]) and free.epochs <= 2
+    finite = [n for n in free.step_grad_norm if math.isfinite(n)]
+    assert max(finite) > 1e4 * free.step_grad_norm[0]  # many orders of magnitude up
+    assert ie.largest_grad_norm(clipped) < 100  # before clipping: it never takes off
+    assert clipped.epochs == 5 and clipped.train_loss[-1] < 0.6 and clipped.val_acc[-1] > 0.75
+    # c = 0.1 is so small that it clips almost every step: a step of fixed length lr * c
+    clipped_steps = [n > 0.1 for n in clipped.step_grad_norm]
+    assert sum(clipped_steps) >= 0.9 * len(clipped_steps)
+
+
+@pytest.mark.parametrize("seed", CLIP_SEEDS)
+def test_clipping_keeps_the_large_init_finite_but_does_not_repair_it(seed):
+    large, he = clip_run("large", 0.01, 1.0, seed), clip_run("he", 1.0, 0.1, seed)
+    assert large.epochs == 5 and math.isfinite(large.train_loss[-1])
+    assert large.train_loss[-1] > 1e6  # the loss still counts in millions
+    assert large.val_acc[-1] < he.val_acc[-1] - 0.2

@@ -5,6 +5,7 @@ and fails if the sentence in the notebook would stop being true.
 """
 
 import math
+from functools import cache
 
 import pytest
 import torch
@@ -174,3 +175,36 @@ def test_adam_l2_decay_is_inversely_proportional_to_the_gradient_scale_adamw_is_
     assert 500 < ratio < 2000
     assert torch.all(decay["adam_l2"][:-1] > 5 * decay["adam_l2"][1:])
     assert torch.allclose(decay["adamw"], torch.full((4,), 1e-5, dtype=torch.float64))
+
+
+# The effect of a step decay on the training curve (section after the schedules). Our choices:
+# the digits MLP 64-64-10, SGD with momentum 0.9 at the rate 0.3, mini-batches of 32, 4 epochs,
+# the rate multiplied by 0.1 after epoch 2 (schedules.StepLR) vs kept constant. Several seeds.
+
+DECAY_SEEDS = range(4)
+DECAY_EPOCH, DECAY_EPOCHS = 2, 4
+
+
+@cache
+def decay_runs(seed):
+    return oe.step_decay_runs(epochs=DECAY_EPOCHS, decay_epoch=DECAY_EPOCH, lr=0.3, gamma=0.1,
+                              batch_size=32, seed=seed)
+
+
+@pytest.mark.parametrize("seed", DECAY_SEEDS)
+def test_step_decay_and_constant_rate_coincide_until_the_decay(seed):
+    step, constant = decay_runs(seed)["step"], decay_runs(seed)["constant"]
+    decay_step = DECAY_EPOCH * len(step.step_loss) // DECAY_EPOCHS
+    assert step.step_loss[:decay_step] == constant.step_loss[:decay_step]
+    assert step.step_lr[decay_step - 1] == 0.3
+    assert step.step_lr[decay_step] == pytest.approx(0.03)
+    assert set(constant.step_lr) == {0.3}
+
+
+@pytest.mark.parametrize("seed", DECAY_SEEDS)
+def test_the_loss_drops_right_after_the_decay_more_than_at_a_constant_rate_and_ends_lower(seed):
+    step, constant = (oe.decay_effect(decay_runs(seed)[kind], DECAY_EPOCH)
+                      for kind in ("step", "constant"))
+    assert step.drop > 0.1  # one step down, visible on the curve
+    assert step.drop > constant.drop + 0.05  # more than the same steps at a constant rate
+    assert step.final < constant.final

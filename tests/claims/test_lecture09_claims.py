@@ -222,7 +222,8 @@ def pct(value):
 
 def test_the_whole_quick_grid_is_cached_so_the_notebook_trains_nothing():
     configs = lab.grid_configs("quick")
-    assert len(configs) == 230
+    assert len(configs) == (230 + len(lab.weight_decay_configs("quick"))
+                            + len(lab.resnet_configs("quick"))) == 278
     assert all(experiments.find(c, cache=Path("/nonexistent")) is not None for c in configs)
 
 
@@ -517,3 +518,116 @@ def test_after_the_first_step_the_layer_scales_get_different_gradients():
     grads = [s["grad"].item() for s in lab.gradient_step(model, *batch, lr=config.lr)
              if s["kind"] == "scale"]
     assert max(grads) - min(grads) > 0.01 * max(abs(g) for g in grads)
+
+
+# Open question of the examiners: how to impose stronger regularization (weight decay on
+# experiment 5, where layerwise shift+scale overfits most)
+
+
+def regularization_rows(profile):
+    plain = experiments.load_runs(lab.experiment_configs(5, profile, echo=lambda _: None))
+    decayed = experiments.load_runs(lab.weight_decay_configs(profile, echo=lambda _: None))
+    dropout = experiments.load_runs(lab.experiment_configs(6, profile, echo=lambda _: None))
+    assert len(decayed) == 4 * 3 * 2
+    return report.regularization_summaries(plain, decayed, dropout), decayed
+
+
+def test_validation_picks_weight_decay_0_001_which_narrows_the_gap_but_gains_only_noise():
+    rows, _ = regularization_rows("quick")
+    assert report.chosen_decay(rows) == "weight_decay=0.001"
+    chosen, plain = rows["weight_decay=0.001"], rows["shift_scale_layer"]
+    assert chosen["val_error"] < plain["val_error"]
+    assert [pct(rows[k]["test_error"]) for k in ("weight_decay=0.001", "shift_scale_layer",
+                                                 "none", "batch_norm", "dropout")] == [
+        24.3, 25.3, 33.9, 18.5, 35.2]
+    assert (pct(chosen["gap"]), pct(plain["gap"]), pct(rows["none"]["gap"])) == (10.6, 14.3, 9.3)
+    assert chosen["lr"] == 0.04
+    assert "about 1.4 percentage points" in report.regularization_verdict(rows, 1000, "en")
+    assert plain["test_error"] - chosen["test_error"] < report.standard_error(0.248, 1000)
+
+
+def test_the_strongest_weight_decay_0_01_leaves_every_run_at_chance():
+    rows, decayed = regularization_rows("quick")
+    strongest = [r for r in decayed if r["weight_decay"] == 0.01]
+    assert all(r["test_error"] > 0.98 and not r["diverged"] for r in strongest)
+    assert pct(rows["weight_decay=0.01"]["test_error"]) == 98.7
+
+
+
+# Further work of the thesis: the reason for the speed-up. Do the learned shifts centre their
+# inputs, as batch norm's subtraction of the mean does?
+
+
+@pytest.fixture(scope="module")
+def shift_means():
+    return {variant: [lab.shift_means(c) for c in configs]
+            for variant, configs in lab.shift_mean_configs("quick").items()}
+
+
+def test_the_shift_means_come_from_the_very_runs_the_notebook_shows(shift_means):
+    for variant, configs in lab.shift_mean_configs("quick").items():
+        for config, result in zip(configs, shift_means[variant], strict=True):
+            record = experiments.load(config)
+            stored = [e["values"] for e in record["learned"] if e["kind"] == "shift"]
+            assert [layer["shift"] for layer in result["layers"]] == stored
+            assert result["test_error"] == record["test_error"]
+
+
+def test_layerwise_shifts_cancel_most_of_the_mean_of_their_input_after_every_relu(shift_means):
+    stats = lab.centring(shift_means["shift_scale_layer"])
+    assert (stats["units"], round(stats["r"], 2), round(stats["slope"], 2)) == (40, 0.91, 0.73)
+    assert round(100 * stats["removed"]) == 83
+    pairs = lab.shift_mean_pairs(shift_means["shift_scale_layer"])
+    after_relu = [(b, m) for b, m, p in zip(pairs["shift"], pairs["minus_mean"],
+                                            pairs["position"], strict=True) if p > 0]
+    assert all(b < 0 and m < 0 for b, m in after_relu)
+    cancelled = [sum(b for b, m, p in zip(pairs["shift"], pairs["minus_mean"], pairs["position"],
+                                          strict=True) if p == place)
+                 / sum(m for m, p in zip(pairs["minus_mean"], pairs["position"], strict=True)
+                       if p == place) for place in range(1, 5)]
+    assert [round(100 * c) for c in cancelled] == [90, 79, 81, 84]
+
+
+def test_channelwise_shifts_cancel_only_a_fifth_and_that_variant_was_not_faster(shift_means,
+                                                                               summaries):
+    stats = lab.centring(shift_means["shift_scale_channel"])
+    assert (stats["units"], round(stats["r"], 2), round(stats["slope"], 2)) == (96, 0.31, 0.09)
+    assert round(100 * stats["removed"]) == 19
+    rows = summaries[1]["variants"]
+    assert rows["shift_scale_layer"]["steps_to"] == 248
+    assert rows["shift_scale_channel"]["steps_to"] is None
+
+
+# Further work of the thesis: a larger architecture. ResNet-20 with shift and scale layers
+# where it has batch norm (quick profile: a small run; the full runs come from a GPU later)
+
+
+@pytest.fixture(scope="module")
+def resnet():
+    runs = experiments.load_runs(lab.resnet_configs("quick"))
+    assert len(runs) == 4 * 3 * 2 and not any(r["diverged"] for r in runs)
+    return runs, lab.summary(runs)
+
+
+def test_the_quick_resnet_runs_are_a_small_run_and_say_so(resnet):
+    runs, _ = resnet
+    assert {(r["widths"], r["epochs"], r["n_train"]) for r in runs} == {((8, 16, 32), 3, 3000)}
+    assert "small run" in report.resnet_run(runs, "en")
+
+
+def test_in_the_small_resnet_run_batch_norm_leads_far_and_channel_shift_scale_beats_none(resnet):
+    runs, s = resnet
+    rows = s["variants"]
+    assert [pct(rows[v]["test_error"]) for v in ("batch_norm", "shift_scale_channel", "none",
+                                                 "shift_scale_layer")] == [7.7, 31.6, 70.3, 90.5]
+    assert s["best_new"] == "shift_scale_channel"
+    assert report.points(report.standard_error(statistics.mean(
+        row["test_error"] for row in rows.values()), 750), "en") == "1.8"
+
+
+def test_in_the_small_resnet_run_layerwise_shift_scale_stays_at_chance_in_every_run(resnet):
+    runs, _ = resnet
+    layer = [r for r in runs if r["variant"] == "shift_scale_layer"]
+    assert len(layer) == 6 and all(r["test_error"] > 0.89 for r in layer)
+    channel = sorted(r["test_error"] for r in runs if r["variant"] == "shift_scale_channel")
+    assert round(100 * channel[0]) == 15 and channel[-1] > 0.89  # from 15 % to chance

@@ -38,10 +38,10 @@ def gradients():
 
 def test_without_skip_connections_the_first_layer_gradient_vanishes_with_depth(gradients):
     """Plain conv net, PyTorch's default initialization: every block multiplies the gradient
-    by a factor < 1, so it shrinks at every depth and by more than 10^6 from 4 to 34 layers."""
+    by a factor < 1, so it shrinks at every depth and by more than 10^10 from 4 to 34 layers."""
     plain = [row["plain"] for row in gradients]
     assert all(deeper < shallower for shallower, deeper in zip(plain, plain[1:], strict=False))
-    assert plain[-1] < 1e-6 * plain[0]
+    assert plain[-1] < 1e-10 * plain[0]
 
 
 def test_skip_connections_keep_the_first_layer_gradient_alive(gradients):

@@ -13,12 +13,15 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
 from texts import (  # noqa: E402
+    Document,
     catalog_documents,
     lines_with,
     notebook_documents,
     readme_documents,
     without_math,
 )
+
+from notebook_io import NOTEBOOKS, read, source  # noqa: E402
 
 LANGS = ("sk", "sr", "ru")
 
@@ -30,6 +33,21 @@ SERBIAN_THOUSANDS = re.compile(r"(?<![\w.,])[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?(?!
 """``45.000``, ``1.280.000``: Serbian groups thousands with a dot (style.md)."""
 
 PERCENT_WITHOUT_SPACE = re.compile(r"\d%")
+
+PRINTED_DECIMAL_POINT = re.compile(r"(?<![\w.])\d+\.\d+(?:e[-+]?\d+)?(?!\w|\.\d)")
+"""``0.875``, ``42.5 %`` or ``8.88e-16`` in what a cell prints (the course prints ``0,875``,
+``42,5 %``, ``8,88e-16``); not versions (``2.14.1``) or names (``resnet18.pth``, ``p0.5``)."""
+
+PYTHON_TEXT = [
+    re.compile(r"\btensor\((?:[^()]|\([^()]*\))*\)"),
+    re.compile(r"\w=(?:\([^()]*\)|\[[^\]]*\]|'[^']*'|[-+\w.]+)"),
+    re.compile(r"^\s*[\[{(].*[\]})]\s*$", re.M),
+]
+"""What Python itself prints, which docs/style.md lets stay as Python writes it: a tensor's repr
+(``print(x)``), keyword syntax without spaces (``Dropout(p=0.5)``, an explorer's
+``plot_neuron(w=1.0)``, ``label_smoothing=0.1`` that the student types back), and a whole line
+that is a Python list, dict or tuple (``print(sorted(values))``). The course's own prose writes
+``p = 0,5`` with spaces."""
 
 QUOTES = {
     "sk": re.compile(r"[\"”«»]"),
@@ -89,6 +107,38 @@ def params(check: str, docs):
     return out
 
 
+def without_python(text: str) -> str:
+    """``text`` without what Python itself prints (``PYTHON_TEXT``) and without HTML tags."""
+    for pattern in [re.compile(r"<[^>]+>"), *PYTHON_TEXT]:
+        text = pattern.sub(" ", text)
+    return text
+
+
+def printed_text(cell: dict) -> str:
+    """What a code cell printed: streams and its text/plain, text/markdown and text/html results,
+    without what Python itself prints. Lines that are plain ASCII are left out of a cell that
+    prints no catalog message (no ``course.t(``): they are the notebook's own print of Python
+    values, ``print(f"z = {z:.4f}")`` or ``print(a.grad)``, which docs/style.md lets stay. A
+    message of the course is never left out in all three languages: in Russian it is Cyrillic."""
+    uses_catalog = "course.t(" in source(cell)
+    lines = []
+    for output in cell.get("outputs", []):
+        data = output.get("data", {})
+        for text in [output.get("text", "")] + [data.get(mime, "") for mime in
+                                                ("text/plain", "text/markdown", "text/html")]:
+            text = without_python("".join(text) if isinstance(text, list) else text)
+            lines += [line for line in text.splitlines() if uses_catalog or not line.isascii()]
+    return "\n".join(lines)
+
+
+def printed_documents() -> list[Document]:
+    """Per notebook, the text its code cells print (``printed_text``)."""
+    return [Document(f"{lang}/{path.name}", lang,
+                     "\n".join(printed_text(c) for c in read(path)["cells"]
+                               if c["cell_type"] == "code"), "output")
+            for lang in LANGS for path in sorted((NOTEBOOKS / lang).glob("*.ipynb"))]
+
+
 PROSE = notebook_documents() + readme_documents()
 ALL = PROSE + catalog_documents()
 
@@ -103,6 +153,12 @@ def test_the_checks_see_what_they_should():
     assert SERBIAN_THOUSANDS.sub("N", "45.000 i 1.280.000, ali 0.500 i 2.5") == (
         "N i N, ali 0.500 i 2.5")
     assert PERCENT_WITHOUT_SPACE.search("95%") and not PERCENT_WITHOUT_SPACE.search("95 %")
+    assert PRINTED_DECIMAL_POINT.findall("42.5 %, 8.88e-16; 0.5.") == ["42.5", "8.88e-16", "0.5"]
+    assert not PRINTED_DECIMAL_POINT.findall("42,5 %, 8,88e-16, torch 2.14.1, resnet18.pth")
+    assert without_python("tensor([0.0100,\n 0.9100])").split() == []
+    assert without_python("(7): Dropout(p=0.5), Preprocessing(mean=(0.5, 0.5))").count(".") == 0
+    assert without_python("[0.0, 1.3333]\nlr = [0,1; 0,05]").split() == [
+        "lr", "=", "[0,1;", "0,05]"]
     assert pattern("srbsk* prednášk*").search("Kód CS231n zo srbskej prednášky")
     assert pattern("skús$").search("Skús to") and not pattern("skús$").search("skúste")
     assert NOTE_VARIANTS.search("Poznámka pre prednášajúceho: x").group(3) == "prednášajúceho"
@@ -147,3 +203,10 @@ def test_the_instructor_s_notes_have_one_name(doc):
     names = {" ".join(m.groups()) + ":" for m in NOTE_VARIANTS.finditer(doc.text)
              if doc.text[m.end():m.end() + 1] == ":"}
     assert names <= {expected}, f"{doc.name}: {sorted(names)}, expected only {expected!r}"
+
+
+@pytest.mark.parametrize("doc", params("printed", printed_documents()))
+def test_what_the_notebooks_print_uses_the_decimal_comma(doc):
+    text = SERBIAN_THOUSANDS.sub("N", doc.text) if doc.lang == "sr" else doc.text
+    found = lines_with(PRINTED_DECIMAL_POINT, text)
+    assert not found, report(doc, found)

@@ -4,6 +4,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torchvision.transforms.v2 import functional as F
@@ -11,11 +13,15 @@ from torchvision.transforms.v2 import functional as F
 from course_lib.ensembles import (
     Ensemble,
     average_predictions,
+    multi_scale_views,
     predict_proba,
+    resize_shorter,
     snapshot_ensemble,
     snapshot_lr,
     snapshot_schedule,
+    ten_crop,
     ten_crop_predict,
+    view_probabilities,
 )
 from course_lib.i18n import LANGUAGES, CourseError, t
 from course_lib.training import evaluate
@@ -118,3 +124,80 @@ def test_an_ensemble_without_members_is_refused_when_built_not_when_called():
     with pytest.raises(CourseError) as err:
         Ensemble([])
     assert err.value.key == "ensembles.no_members"
+
+
+@st.composite
+def images_and_crops(draw):
+    """An image batch (..., H, W) of float64 or uint8 and a crop size: an int or a pair."""
+    height, width = draw(st.integers(1, 24)), draw(st.integers(1, 24))
+    lead = draw(st.sampled_from([(), (3,), (2, 1), (2, 3)]))
+    seed = draw(st.integers(0, 2**16))
+    generator = torch.Generator().manual_seed(seed)
+    if draw(st.booleans()):
+        images = torch.rand(*lead, height, width, generator=generator, dtype=torch.float64)
+    else:
+        images = torch.randint(0, 256, (*lead, height, width), generator=generator,
+                               dtype=torch.uint8)
+    if draw(st.booleans()):
+        size = draw(st.integers(1, min(height, width)))
+    else:
+        size = (draw(st.integers(1, height)), draw(st.integers(1, width)))
+    return images, size
+
+
+@settings(max_examples=150, deadline=None)
+@given(images_and_crops())
+def test_ten_crop_equals_torchvision_exactly(case):
+    images, size = case
+    ours = ten_crop(images, size)
+    theirs = F.ten_crop(images, list(size) if isinstance(size, tuple) else size)
+    assert len(ours) == len(theirs) == 10
+    for mine, reference in zip(ours, theirs, strict=True):
+        assert mine.dtype == reference.dtype
+        assert torch.equal(mine, reference)
+
+
+def test_ten_crop_rounds_the_centre_half_to_even_as_torchvision():
+    rows = torch.arange(7.0).view(7, 1).expand(7, 2)  # H - h = 3 and 5: offsets 2 and 2
+    assert ten_crop(rows, (4, 2))[4][0, 0] == 2 == F.center_crop(rows, [4, 2])[0, 0]
+    assert ten_crop(rows, (2, 2))[4][0, 0] == 2 == F.center_crop(rows, [2, 2])[0, 0]
+
+
+@pytest.mark.parametrize("size", [0, 9, (8, 9), (2, 3, 4), 2.5])
+def test_ten_crop_refuses_a_crop_outside_the_image(size):
+    with pytest.raises(CourseError) as error:
+        ten_crop(torch.zeros(3, 8, 8), size)
+    assert error.value.key == "ensembles.bad_crop"
+
+
+def test_resize_shorter_keeps_the_aspect_ratio():
+    images = torch.rand(2, 3, 30, 45)
+    assert resize_shorter(images, 20).shape == (2, 3, 20, 30)
+    assert resize_shorter(images.transpose(-1, -2), 20).shape == (2, 3, 30, 20)
+
+
+def test_multi_scale_views_are_ten_crops_of_each_resized_image_in_order():
+    images = torch.rand(2, 3, 30, 40)
+    views = multi_scale_views(images, 16, (16, 20))
+    assert views.shape == (20, 2, 3, 16, 16)
+    for j, side in enumerate((16, 20)):
+        expected = F.ten_crop(resize_shorter(images, side), [16, 16])
+        for k in range(10):
+            assert torch.equal(views[10 * j + k], expected[k])
+    with pytest.raises(CourseError) as error:
+        multi_scale_views(images, 16, ())
+    assert error.value.key == "ensembles.no_scales"
+
+
+def test_view_probabilities_are_the_softmax_of_each_view_in_any_batching():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(4, 5), nn.Dropout(0.5)).train()
+    views = torch.rand(6, 2, 3, 8, 8)
+    probs = view_probabilities(model, views, batch_size=5)
+    assert probs.shape == (6, 2, 5) and model.training
+    for v in range(6):
+        torch.testing.assert_close(probs[v], predict_proba(model, views[v]))
+    torch.testing.assert_close(view_probabilities(model, views, batch_size=64), probs)
+    ten = view_probabilities(model, multi_scale_views(views[0], 6, (8,))).mean(dim=0)
+    torch.testing.assert_close(ten, ten_crop_predict(model, views[0], 6))

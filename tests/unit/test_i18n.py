@@ -136,3 +136,23 @@ def test_latex_decimals_use_the_braced_comma():
     assert i18n.latex_decimals(r"$a = 0.01$, $[\approx -0.17, \infty)$", "sr") == (
         r"$a = 0{,}01$, $[\approx -0{,}17, \infty)$")
     assert i18n.latex_decimals("$a = 0.01$", "en") == "$a = 0.01$"
+
+
+def test_a_list_of_numbers_is_separated_by_semicolons_where_the_comma_is_decimal():
+    assert i18n.format_numbers([0.912, 0.76], ".2f", "sk") == "0,91; 0,76"
+    assert i18n.format_numbers([0.912, 0.76], ".2f", "ru") == "0,91; 0,76"
+    assert i18n.format_numbers([0.912, 0.76], ".2f", "en") == "0.91, 0.76"
+    assert i18n.format_numbers([], ".2f", "sr") == ""
+
+
+def test_a_list_of_numbers_in_a_field_with_a_spec_follows_the_language():
+    import numpy as np
+    import torch
+
+    assert i18n._Formatter("sk").format("[{v:.2f}]", v=[0.912, 0.76]) == "[0,91; 0,76]"
+    assert i18n._Formatter("en").format("[{v:.2f}]", v=(0.912, 0.76)) == "[0.91, 0.76]"
+    assert i18n._Formatter("sr").format("{v:g}", v=np.array([1234.5, 0.5])) == "1234,5; 0,5"
+    assert i18n._Formatter("ru").format("{v:,}", v=torch.tensor([12345])) == "12\u00a0345"
+    assert i18n.format_numbers([[1.0, 0.86], [0.86, 1.0]], ".2f", "sk") == (
+        "[1,00; 0,86]; [0,86; 1,00]")
+    assert i18n._Formatter("sk").format("{v}", v=[0.5]) == "[0.5]"

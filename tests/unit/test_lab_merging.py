@@ -194,7 +194,7 @@ def test_comparison_spends_the_same_budget_and_formats_the_seed_table(toy):
     summary = mb.summarize(rows)
     assert summary[0]["n"] == 2 and summary[0]["metric"] == "test_loss"
     table = mb.format_table(summary, lang="en")
-    assert "one model" in table and "3 x 2" in table and "2 + 2" in table
+    assert "one model" in table and "3 × 2" in table and "2 + 2" in table
     reference = mb.table(mb.RESNET18_IMAGENET, lang="sk")
     for value in ("69,76\u00a0%", "70,28\u00a0%", "70,47\u00a0%"):
         assert value in str(reference) and value in reference._repr_html_()

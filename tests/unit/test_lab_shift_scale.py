@@ -38,7 +38,8 @@ def test_the_cache_key_hashes_the_canonical_config_and_stays_the_same():
 
 @pytest.mark.parametrize("change", [{"lr": 0.08}, {"seed": 1}, {"epochs": 5}, {"widths": (8,)},
                                     {"dropout": 0.2}, {"n_val": 499}, {"batch_size": 25},
-                                    {"n_test": 499}, {"order": "scale_shift"}])
+                                    {"n_test": 499}, {"order": "scale_shift"},
+                                    {"weight_decay": 0.001}])
 def test_any_change_of_the_config_changes_the_key(change):
     config = E.RunConfig("fcn", "none")
     assert dataclasses.replace(config, **change).key() != config.key()
@@ -58,11 +59,27 @@ def test_any_change_of_the_config_changes_the_key(change):
     ({"n_test": 0}, "experiments.not_positive"),
     ({"widths": (8, 0)}, "experiments.not_positive"),
     ({"batch_size": 2.5}, "experiments.not_positive"),
+    ({"weight_decay": -0.001}, "experiments.bad_weight_decay"),
+    ({"weight_decay": 1.0}, "experiments.bad_weight_decay"),
+    ({"weight_decay": True}, "experiments.bad_weight_decay"),
 ])
 def test_bad_hyper_parameters_raise_a_localized_value_error(change, key):
     with pytest.raises(ValueError) as err:
         dataclasses.replace(TINY, **change)
     assert isinstance(err.value, CourseError) and err.value.key == key
+
+
+def test_weight_decay_at_its_default_leaves_the_key_of_every_earlier_run_unchanged():
+    """The field came after the shipped runs: left out of the hash at 0, in it otherwise,
+    and a record without it reads back as trained without weight decay."""
+    config = E.RunConfig("fcn", "none")
+    assert '"weight_decay"' not in config.canonical() and config.key() == "3573aecd96"
+    decayed = dataclasses.replace(config, weight_decay=0.001)
+    assert '"weight_decay":0.001' in decayed.canonical()
+    assert decayed.file_name() == f"fcn_none_mnist14_p0_wd0.001_lr0.04_s0_{decayed.key()}.json"
+    old_record = {k: v for k, v in dataclasses.asdict(config).items() if k != "weight_decay"}
+    assert E.config_of(old_record) == config
+    assert E.config_of(dataclasses.asdict(decayed)) == decayed
 
 
 def test_the_writable_cache_comes_from_course_runs(tmp_path):
@@ -215,7 +232,8 @@ def group_of(base):
 
 @pytest.mark.parametrize(("arch", "variant", "widths"), [
     ("fcn", "batch_norm", (3, 4)), ("fcn", "shift_scale_element", (3, 4)),
-    ("mlp", "shift_scale_layer", (6,))])
+    ("mlp", "shift_scale_layer", (6,)), ("resnet20", "batch_norm", (2, 3, 4)),
+    ("resnet20", "shift_scale_channel", (2, 3, 4))])
 def test_stacked_runs_equal_the_runs_trained_one_by_one_in_float64(arch, variant, widths):
     """Four runs (two learning rates, two seeds) trained as one stacked model give each run's
     own curves, test error and learned values; batch norm keeps per-run statistics."""
@@ -234,6 +252,22 @@ def test_stacked_runs_equal_the_runs_trained_one_by_one_in_float64(arch, variant
         assert abs(together["test_loss"] - alone["test_loss"]) <= 1.1e-5
         for a, b in zip(together["learned"], alone["learned"], strict=True):
             assert abs(a["mean"] - b["mean"]) <= 1.1e-5
+
+
+def test_weight_decay_is_sgds_and_stacked_runs_apply_it_as_alone():
+    """g = grad + lambda * p: the same run as torch.optim.SGD(weight_decay=lambda) trained by
+    hand, and stacked runs equal to the runs alone in float64."""
+    base = E.RunConfig("mlp", "shift_scale_layer", n_train=40, n_val=20, n_test=20, epochs=2,
+                       batch_size=10, widths=(6,), weight_decay=0.01)
+    alone = E.train(base, dtype=torch.float64)
+    assert alone["train_loss_ema"] != E.train(dataclasses.replace(base, weight_decay=0.0),
+                                              dtype=torch.float64)["train_loss_ema"]
+    stacked = B.train_group(group_of(base), dtype=torch.float64)
+    for config, together in zip(group_of(base), stacked, strict=True):
+        single = E.train(config, dtype=torch.float64)
+        torch.testing.assert_close(torch.tensor(together["train_loss_ema"]),
+                                   torch.tensor(single["train_loss_ema"]), rtol=0, atol=1.1e-5)
+        assert together["weight_decay"] == 0.01
 
 
 def test_with_dropout_each_stacked_run_draws_its_own_masks():
@@ -271,6 +305,19 @@ def test_the_full_grid_command_trains_a_tiny_copy_stacked_and_resumes(tmp_path, 
     assert "trained 30 runs" in capsys.readouterr().out
     cli.main(args)
     assert "trained 0 runs" in capsys.readouterr().out
+
+
+def test_with_experiment_1_the_command_also_measures_the_shift_means(tmp_path, capsys,
+                                                                     monkeypatch):
+    monkeypatch.setattr(L.datasets, "available", lambda name, root=None: False)
+    monkeypatch.setattr(cli, "grid", lambda profile, experiments, toy: [])  # the grid: none
+    args = ["--profile", "full", "--tiny", "--experiments", "1", "--out", str(tmp_path),
+            "--device", "cpu"]
+    assert cli.main(args) == 0
+    configs = [cli.tiny(c) for group in L.shift_mean_configs("full").values() for c in group]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        L.shift_means_name(c) for c in configs)
+    assert f"trained {len(configs)} runs" in capsys.readouterr().out
 
 
 # ---- the analysis: selection on validation, report on test ---------------------------------
@@ -409,7 +456,9 @@ def test_the_quick_grid_has_the_six_experiments_the_extensions_and_is_committed(
     configs = L.grid_configs("quick")
     per_experiment = [len(L.experiment_configs(n, "quick")) for n in L.EXPERIMENTS]
     assert per_experiment == [11 * 3 * 2] + [5 * 3 * 2] * 5
-    assert len(configs) == sum(per_experiment) + len(L.LEARNED_SEEDS) + 3 * 2
+    assert len(configs) == (sum(per_experiment) + len(L.LEARNED_SEEDS) + 3 * 2
+                            + len(L.WEIGHT_DECAYS) * 3 * 2 + 4 * 3 * 2)
+    assert {c.weight_decay for c in L.weight_decay_configs("quick")} == set(L.WEIGHT_DECAYS)
     assert {c.order for c in L.order_configs("quick")} == {"scale_shift"}
     assert len(E.load_runs(configs, cache=E.PACKAGE_RUNS / "quick")) == len(configs)
     size = sum(p.stat().st_size for p in (E.PACKAGE_RUNS / "quick").iterdir())
@@ -447,11 +496,18 @@ def test_the_full_profile_uses_cifar_when_present_else_the_full_size_stand_ins(m
 
 
 def test_the_committed_full_profile_runs_cover_the_offline_full_grid(monkeypatch):
+    """The thesis' grid and the first extensions (230 runs) are shipped; the runs added for
+    the open questions (weight decay, ResNet-20) come from a later GPU run: each of their groups is
+    shipped whole or not at all, and the notebook says which."""
     monkeypatch.setattr(L.datasets, "available", lambda name, root=None: False)
     configs = L.grid_configs("full")
-    found = E.load_runs(configs, cache=E.PACKAGE_RUNS / "full")
-    assert len(found) == len(configs) == 230
+    later = {*L.weight_decay_configs("full"), *L.resnet_configs("full")}
+    shipped = [c for c in configs if c not in later]
+    found = E.load_runs(shipped, cache=E.PACKAGE_RUNS / "full")
+    assert len(found) == len(shipped) == 230
     assert all(r["stacked"] >= 6 and r["dataset"] in ("mnist28", "mnist28_pairs") for r in found)
+    for group in E.groups(later):
+        assert len(E.load_runs(group, cache=E.PACKAGE_RUNS / "full")) in (0, len(group))
 
 
 # ---- the runs cache: never a finished run lost, never a crash after training -----------------
@@ -515,3 +571,110 @@ def test_a_truncated_cached_run_counts_as_missing_and_is_trained_again(tmp_path,
         record = E.run(TINY, cache=tmp_path)
     assert record["test_error"] == 0.25 and len(calls) == 2
     assert json.loads(path.read_text())["test_error"] == 0.25
+
+
+# ---- ResNet-20 in the lab -----------------------------------------------------------------
+
+
+def test_a_resnet20_run_records_its_shift_and_scale_layers_where_batch_norm_was():
+    config = E.RunConfig("resnet20", "shift_scale_layer", n_train=20, n_val=10, n_test=10,
+                         epochs=1, batch_size=10, widths=(2, 3, 4))
+    record = E.train(config)
+    assert [e["position"] for e in record["learned"]] == [p for p in range(21) for _ in (0, 1)]
+    assert {e["kind"] for e in record["learned"][::2]} == {"shift"}
+    assert E.train(dataclasses.replace(config, variant="none"))["learned"] == []
+
+
+@pytest.mark.parametrize(("change", "key"), [
+    ({"variant": "shift_layer"}, "experiments.unknown_variant"),
+    ({"dropout": 0.2}, "experiments.no_dropout"),
+    ({"widths": (8, 16)}, "models.bad_resnet_widths"),
+])
+def test_resnet20_runs_take_its_four_variants_no_dropout_and_three_stage_widths(change, key):
+    base = E.RunConfig("resnet20", "none", widths=(2, 3, 4))
+    with pytest.raises(CourseError) as err:
+        E.build_model(dataclasses.replace(base, **change))
+    assert err.value.key == key
+
+
+def test_the_resnet_grid_has_every_variant_rate_and_seed_and_the_full_one_uses_resnet20(
+        monkeypatch):
+    quick = L.resnet_configs("quick")
+    assert len(quick) == 4 * 3 * 2 and {c.widths for c in quick} == {(8, 16, 32)}
+    monkeypatch.setattr(L.datasets, "available", lambda name, root=None: True)
+    full = L.resnet_configs("full", echo=lambda _: None)
+    assert {(c.dataset, c.widths, c.epochs, c.n_train) for c in full} == {
+        ("cifar10", (16, 32, 64), 20, 45000)}
+
+
+# ---- the shifts against the means of their inputs --------------------------------------------
+
+
+@pytest.mark.parametrize(("granularity", "chunk"), [("element", 7), ("channel", 5),
+                                                    ("layer", 100)])
+def test_shift_input_means_are_the_per_unit_means_of_each_shift_layers_input(granularity, chunk):
+    """Against the inputs caught by forward hooks, in float64: per element the mean over
+    examples, per channel also over positions, per layer over everything."""
+    model = thesis_net("fcn", f"shift_{granularity}", in_shape=(2, 6, 6), widths=(3,)).double()
+    for layer in model:
+        if isinstance(layer, Shift):
+            torch.nn.init.normal_(layer.b)
+    x = torch.randn(23, 2, 6, 6, dtype=torch.float64)
+    caught = []
+    hooks = [m.register_forward_hook(lambda m, i, o: caught.append(i[0])) for m in model
+             if isinstance(m, Shift)]
+    with torch.no_grad():
+        model.eval()(x)
+    for hook in hooks:
+        hook.remove()
+    dims = {"element": (0,), "channel": (0, 2, 3), "layer": (0, 1, 2, 3)}[granularity]
+    found = L.shift_input_means(model, x, chunk=chunk)
+    assert [f["position"] for f in found] == [0, 1, 2] and len(caught) == 3
+    for layer, x_in, module in zip(found, caught, [m for m in model if isinstance(m, Shift)],
+                                   strict=True):
+        expected = x_in.mean(dim=dims).flatten()
+        torch.testing.assert_close(torch.tensor(layer["input_mean"], dtype=torch.float64),
+                                   expected, rtol=0, atol=1e-5)
+        assert layer["shift"] == [round(v, 5) for v in module.b.detach().flatten().tolist()]
+
+
+def test_centring_measures_how_much_of_the_input_mean_the_shifts_cancel():
+    def result(shifts, means, diverged=False):
+        return {"diverged": diverged, "layers": [
+            {"position": p, "shift": [b], "input_mean": [m]}
+            for p, (b, m) in enumerate(zip(shifts, means, strict=True))]}
+
+    exact = [result([5.0, -1.0, -2.0, -4.0], [0.1, 1.0, 2.0, 4.0])]
+    assert L.centring(exact) == pytest.approx({"r": 1.0, "slope": 1.0, "removed": 1.0,
+                                               "units": 3})
+    half = [result([0.0, -0.5, -1.0], [0.0, 1.0, 2.0]), result([0.0, -3.0], [0.0, 6.0]),
+            result([float("nan")] * 2, [1.0, 1.0], diverged=True)]
+    assert L.centring(half) == pytest.approx({"r": 1.0, "slope": 0.5, "removed": 0.5,
+                                              "units": 3})
+    assert L.centring(half, after_input=True)["units"] == 5
+
+
+def test_shift_means_train_the_run_again_measure_it_and_cache_the_result(tmp_path, monkeypatch):
+    config = dataclasses.replace(TINY, variant="shift_scale_channel")
+    result = L.shift_means(config, cache=tmp_path)
+    record = E.train(config)
+    assert [layer["shift"] for layer in result["layers"]] == [
+        e["values"] for e in record["learned"] if e["kind"] == "shift"]
+    assert (result["test_error"], result["diverged"]) == (record["test_error"], False)
+    assert [p.name for p in tmp_path.iterdir()] == [L.shift_means_name(config)]
+    monkeypatch.setattr(E, "train_model", None)  # a second call reads the file
+    assert L.shift_means(config, cache=tmp_path) == result
+
+
+def test_a_section_shows_the_quick_runs_with_a_message_when_the_full_ones_are_missing(
+        tmp_path, monkeypatch):
+    said = []
+    monkeypatch.setattr(L.datasets, "available", lambda name, root=None: False)
+    monkeypatch.setenv("COURSE_RUNS", str(tmp_path))
+    found = L.runs_found(L.resnet_configs)
+    assert found("quick")
+    assert L.shown_profile(found, "full", lang="en", echo=said.append) == "quick"
+    assert len(said) == 1 and "--profile full" in said[0]
+    assert L.shown_profile(lambda profile: True, "full", echo=said.append) == "full"
+    assert L.shown_profile(found, "quick", echo=said.append) == "quick" and len(said) == 1
+

@@ -116,6 +116,30 @@ def test_train_digits_is_deterministic_and_returns_the_history():
     assert [tuple(m.weight.shape) for m in ie.hidden_layers(model)] == [(16, 64), (16, 16)]
 
 
+def test_train_digits_clips_by_norm_and_records_the_norms_before_clipping():
+    kwargs = dict(depth=2, width=16, epochs=1, lr=0.05, grad_norms=True)
+    _, free = ie.train_digits("relu", "he", **kwargs)
+    _, clipped = ie.train_digits("relu", "he", clip_grad_norm=1e-3, **kwargs)
+    assert free.step_grad_norm[0] == clipped.step_grad_norm[0] > 1e-3  # same first batch
+    assert free.train_loss != clipped.train_loss
+    assert ie.largest_grad_norm(free) == max(free.step_grad_norm)
+    free.step_grad_norm.append(math.nan)
+    assert ie.largest_grad_norm(free) == math.inf
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_clipping_row_and_plot_speak_the_course_language(lang):
+    _, history = ie.train_digits("relu", "he", depth=2, width=16, epochs=1, grad_norms=True)
+    row = ie.clipping_row("run", history, lang)
+    assert row == t("lecture03.clip_run", lang=lang, run="run",
+                    norm=max(history.step_grad_norm), loss=history.train_loss[-1],
+                    accuracy=history.val_acc[-1], epochs=1)
+    fig = ie.plot_clipping({"a": history, "b": history}, lang=lang)
+    assert fig.axes[1].get_ylabel() == t("lecture03.grad_norm", lang=lang)
+    assert fig.axes[0].get_xlabel() == t("plots.step", lang=lang)
+    assert [x.get_text() for x in fig.legends[0].get_texts()] == ["a", "b"]
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_plots_return_figures_with_localized_labels(lang):
     net = ie.deep_net("relu", "he", depth=3, width=16)
@@ -135,6 +159,16 @@ def test_every_scheme_has_its_own_colour():
     assert len({ie.scheme_color(s) for s in ie.SCHEMES}) == len(ie.SCHEMES)
 
 
+def test_the_clip_by_norm_exercise_is_torchs_clip_grad_norm_on_one_tensor():
+    g = torch.randn(6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    param = torch.zeros_like(g, requires_grad=True)
+    param.grad = g.clone()
+    norm = torch.nn.utils.clip_grad_norm_([param], 0.5)
+    clipped, ours = initialization.clip_by_norm(g, 0.5)
+    torch.testing.assert_close(clipped, param.grad, rtol=1e-12, atol=0)
+    assert ours == pytest.approx(norm.item(), rel=1e-12)
+
+
 def test_exercise_references_match_the_library_initializers():
     weight = torch.empty(300, 500, dtype=torch.float64)
     torch.nn.init.xavier_uniform_(weight)
@@ -149,6 +183,8 @@ def test_exercise_references_match_the_library_initializers():
 TYPICAL_MISTAKES = {  # the normal std given as the uniform bound; Xavier's 1 / fan_in for He
     "xavier_uniform_bound": lambda fan_in, fan_out: math.sqrt(2 / (fan_in + fan_out)),
     "he_std": lambda fan_in: math.sqrt(1 / fan_in),
+    # every gradient rescaled to max_norm, also the short ones that should stay as they are
+    "clip_by_norm": lambda g, max_norm: (g * max_norm / g.norm(), g.norm()),
 }
 
 

@@ -4,8 +4,9 @@ import matplotlib
 import pytest
 import torch
 
-from course_lib import optim
+from course_lib import optim, schedules
 from course_lib.lectures import optimizers as oe
+from course_lib.training import History
 
 matplotlib.use("Agg")
 
@@ -129,3 +130,21 @@ def test_effective_decay_of_adam_with_l2_is_the_decay_part_of_torchs_adam_step()
         moved.append(w.detach().clone())
     l2_part = (moved[1] - moved[0]) / 1e-3 / (1 - 0.9)
     torch.testing.assert_close(l2_part, predicted["adam_l2"], rtol=0.02, atol=0)
+
+
+def test_decay_effect_reads_the_epochs_around_the_decay_and_the_last():
+    history = History(train_loss=[2.0, 1.0, 0.4, 0.3, 0.25])
+    effect = oe.decay_effect(history, decay_epoch=2)
+    assert (effect.before, effect.after, effect.final) == (1.0, 0.4, 0.25)
+    assert effect.drop == pytest.approx(0.6)
+
+
+def test_step_decay_runs_share_start_and_batches_and_decay_the_rate_by_the_step_schedule():
+    runs = oe.step_decay_runs(epochs=2, decay_epoch=1, lr=0.2, gamma=0.5, batch_size=256)
+    per_epoch = len(runs["step"].step_loss) // 2
+    expected = [schedules.step_lr(t // per_epoch, 0.2, step_size=1, gamma=0.5)
+                for t in range(2 * per_epoch)]
+    assert runs["step"].step_lr == pytest.approx(expected)
+    assert runs["constant"].step_lr == [0.2] * (2 * per_epoch)
+    assert runs["step"].step_loss[:per_epoch] == runs["constant"].step_loss[:per_epoch]
+    assert runs["step"].step_loss[per_epoch:] != runs["constant"].step_loss[per_epoch:]

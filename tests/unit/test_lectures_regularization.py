@@ -1,9 +1,13 @@
 """The lecture-05 experiment helpers: the task, the training loop, shifts, mask averages."""
 
+from collections import OrderedDict
+
 import pytest
 import torch
 from torch import nn
 
+from course_lib import data, transfer
+from course_lib.ensembles import multi_scale_views, predict_proba
 from course_lib.i18n import CourseError
 from course_lib.lectures import regularization as rx
 from course_lib.models import mlp
@@ -135,3 +139,52 @@ def test_label_smoothing_zero_is_plain_training_and_mixup_runs_are_reproducible(
     assert mixed[0] == mixed[1] != plain.val_loss
     assert rx.train(rx.wide_mlp(hidden=16, seed=0), task, 2, label_smoothing=0.2).val_loss \
         != plain.val_loss
+
+
+def toy_backbone():
+    """A stand-in for a pretrained ``transfer.Backbone``: mean colour -> 1000 scores."""
+    torch.manual_seed(0)
+    stages = OrderedDict(pool=nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()),
+                         classifier=nn.Linear(3, 1000))
+    return transfer.Backbone(stages, "toy", transfer.TF_LITE)
+
+
+def test_photo_tta_keeps_the_softmax_of_every_normalized_crop():
+    model = toy_backbone()
+    result = rx.photo_tta(model, names=("coffee", "camera"), crop=16)
+    assert result.probs.shape == (30, 2, 1000) and result.scales == rx.tta_scales(16)
+    views = multi_scale_views(data.photo("camera")[None].float() / 255, 16, result.scales)
+    normalized = (views[:, 0] - 127 / 255) / (128 / 255)
+    torch.testing.assert_close(result.probs[:, 1], predict_proba(model, normalized))
+
+
+def test_photo_tta_methods_average_the_centre_the_ten_crops_at_the_middle_scale_or_all():
+    probs = torch.rand(30, 2, 4).softmax(dim=-1)
+    result = rx.PhotoTTA(("chelsea", "rocket"), probs, 16, rx.tta_scales(16))
+    probs = probs.double()
+    torch.testing.assert_close(result.average("single"), probs[14])
+    torch.testing.assert_close(result.average("ten"), probs[10:20].mean(dim=0))
+    torch.testing.assert_close(result.average("multi"), probs.mean(dim=0))
+    with pytest.raises(CourseError) as error:
+        result.average("five")
+    assert error.value.key == "lecture05.unknown_tta"
+
+
+def test_label_probability_sums_the_label_classes_and_is_none_without_a_label():
+    categories = transfer.imagenet_categories()
+    probs = torch.zeros(30, 2, 1000)
+    probs[:, 0, categories.index("tabby")] = 0.25
+    probs[:, 0, categories.index("Egyptian cat")] = 0.5
+    probs[:, 0, 0] = 0.25
+    probs[:, 1, 0] = 1.0
+    result = rx.PhotoTTA(("chelsea", "rocket"), probs, 16, rx.tta_scales(16))
+    assert result.label_probability("multi") == [pytest.approx(0.75), None]
+    assert rx.top1_changes(result, "multi") == 0
+
+
+def test_tta_table_has_a_row_per_photo_and_blank_label_cells_without_a_label():
+    probs = torch.rand(30, 2, 1000).softmax(dim=-1)
+    result = rx.PhotoTTA(("coffee", "rocket"), probs, 16, rx.tta_scales(16))
+    table = rx.tta_table(result, lang="sk")
+    assert len(table.cells) == 2 and len(table.labels) == 8
+    assert table.cells[1][-3:] == ["", "", ""] and "," in table.cells[0][-1]

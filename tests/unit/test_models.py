@@ -320,3 +320,49 @@ def test_thesis_net_bad_arguments():
         with pytest.raises(CourseError) as err:
             call()
         assert err.value.key == key
+
+
+# ResNet-20 with shift and scale layers in place of batch norm (lab 09, the thesis' further work)
+
+
+def test_resnet20_variant_batch_norm_is_resnet20_with_the_same_weights_and_outputs():
+    torch.manual_seed(3)
+    reference = M.resnet20(num_classes=10, in_channels=1).double()
+    variant = M.resnet20_variant("batch_norm", in_channels=1, seed=3).double()
+    ours, theirs = variant.state_dict(), reference.state_dict()
+    assert list(ours) == list(theirs)
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+    x = torch.randn(4, 1, 14, 14, dtype=torch.float64)
+    torch.testing.assert_close(variant(x), reference(x), rtol=1e-10, atol=1e-10)
+    assert sum(isinstance(m, N.BatchNorm2d) for m in variant.modules()) == 21
+
+
+@pytest.mark.parametrize("variant", ["shift_scale_layer", "shift_scale_channel"])
+def test_resnet20_shift_scale_sits_where_batch_norm_was_and_starts_as_the_net_without_it(variant):
+    plain = M.resnet20_variant("none", in_channels=1, widths=(4, 6, 8), seed=1).double()
+    net = M.resnet20_variant(variant, in_channels=1, widths=(4, 6, 8), seed=1).double()
+    assert not any(isinstance(m, nn.BatchNorm2d | N.BatchNorm2d) for m in plain.modules())
+    pairs = [m for m in net.modules() if isinstance(m, nn.Sequential) and len(m) == 2
+             and [type(c) for c in m] == [N.Shift, N.Scale]]
+    assert len(pairs) == 21
+    assert [type(c) for c in net.layer2[0].downsample[1]] == [N.Shift, N.Scale]
+    x = torch.randn(3, 1, 14, 14, dtype=torch.float64)
+    torch.testing.assert_close(net(x), plain(x), rtol=0, atol=0)
+    reverse = M.resnet20_variant(variant, in_channels=1, widths=(4, 6, 8), order="scale_shift")
+    assert [type(c) for c in reverse.bn1] == [N.Scale, N.Shift]
+
+
+def test_resnet20_channel_shift_scale_learns_as_many_parameters_as_batch_norm():
+    count = {v: M.count_parameters(M.resnet20_variant(v)) for v in M.RESNET_VARIANTS}
+    assert count["batch_norm"] == count["shift_scale_channel"] == M.count_parameters(M.resnet20())
+    assert count["shift_scale_layer"] - count["none"] == 2 * 21
+
+
+def test_resnet20_variant_bad_arguments():
+    for call, key in [(lambda: M.resnet20_variant("shift_element"), "experiments.unknown_variant"),
+                      (lambda: M.resnet20_variant(widths=(16, 32)), "models.bad_resnet_widths"),
+                      (lambda: M.resnet20_variant(widths=(16, 0, 64)), "models.bad_resnet_widths"),
+                      (lambda: M.resnet20_variant(order="up"), "experiments.unknown_order")]:
+        with pytest.raises(CourseError) as err:
+            call()
+        assert err.value.key == key

@@ -12,5 +12,7 @@ The lab's steps and where they live:
 5. verdicts computed from the numbers, beyond the spread over seeds: ``report``;
 6. the toy task of five noisy sine waves and our 1-64-64-1 regressor: ``toy_task``;
 7. the notebook's comparisons per profile, cached as JSON and shipped in ``runs/<profile>/``,
-   and the command that computes them: ``experiments``.
+   and the command that computes them: ``experiments`` (with the talk's Imagewoof experiments,
+   LeNet and ResNet-18, as full-profile configs that run where Imagewoof is in
+   ``COURSE_DATA``: ``experiments.IMAGEWOOF``, ``experiments.show_imagewoof``).
 """

@@ -341,6 +341,11 @@ def _value(mean: float, std: float, spread: bool, metric: str, lang: str | None)
     return text + (f" ± {format_number(std, '.4f', lang)}" if spread else "")
 
 
+def _times(budget: str) -> str:
+    """The records write bo3's budget as ``"3 x 233"``; the table shows ``3 × 233``."""
+    return budget.replace(" x ", " × ")
+
+
 def table_cells(summary: Sequence[dict], lang: str | None = None) -> tuple[list, list]:
     """``(header, rows)`` of ``table``: the cells as strings, the total as an int."""
     metric = summary[0].get("metric", "top1") if summary else "top1"
@@ -352,7 +357,7 @@ def table_cells(summary: Sequence[dict], lang: str | None = None) -> tuple[list,
         mean = row.get("mean", row.get(metric))
         value = _value(mean, row.get("std", 0.0), row.get("n", 1) > 1, metric, lang)
         rows.append([t(f"merging.method_{row['method']}", lang=lang), row["teachers"],
-                     row["merging"], row["finetuning"], row["total"], value])
+                     row["merging"], _times(row["finetuning"]), row["total"], value])
     return header, rows
 
 

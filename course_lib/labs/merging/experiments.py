@@ -21,7 +21,16 @@ model       network                                        data
 ``resnet20``  ``models.resnet20``                          CIFAR-100 from ``COURSE_DATA`` when
                                                            present, else the MNIST sample padded
                                                            to 32 x 32 (the offline stand-in)
+``lenet``   ``models.LeNet(10, 3, 32)``                    Imagewoof from ``COURSE_DATA`` at
+                                                           32 x 32 (full profile only)
+``resnet18``  ``models.resnet18(10)``                      Imagewoof at 128 x 128 (full only)
 ==========  =============================================  =====================================
+
+The talk's Imagewoof experiments (LeNet and ResNet-18, each merged from two teachers) are the
+full profile's configs ``IMAGEWOOF``; they have no stand-in of their own and run only where
+Imagewoof is present (``available``). Without it the notebook shows the MNIST sample runs of
+LeNet (and ResNet-20) in their place, and any Imagewoof record found in the cache
+(``show_imagewoof``). The image sides and every other setting of these configs are ours.
 
 Cache. A record is the file ``<name>_<dataset>_<hash>.json``, ``<hash>`` the start of the
 SHA-256 of the canonical JSON of the config (with the dataset used). It is looked up in the
@@ -45,6 +54,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -69,7 +79,8 @@ SHARED = ("one_model", "bo3")
 @dataclass(frozen=True)
 class Config:
     """One comparison: ``model`` (``"toy"``, ``"lenet"``, ``"resnet20"``) on ``dataset``
-    (``"sines"``, ``"mnist"``, ``"cifar100"``; ``limit`` examples of it, None for all), trained
+    (``"sines"``, ``"mnist"``, ``"cifar100"``, ``"imagewoof"`` at ``image_size``; ``limit``
+    examples of each part, None for all), trained
     with Adam (``lr``, ``batch_size``), merging with ``alpha``, ``alpha_growth``, ``gate_lr``,
     for every seed of ``seeds`` and every split ``(label, T, M, F)`` of ``splits``."""
 
@@ -86,6 +97,9 @@ class Config:
     limit: int | None = None
     methods: tuple[str, ...] = baselines.METHODS
     format: int = FORMAT
+    image_size: int | None = None
+    """Side of the square images of an image-folder dataset (Imagewoof); None for the others,
+    and then left out of the canonical JSON, so that older records keep their keys."""
 
     def __post_init__(self):
         object.__setattr__(self, "splits", tuple(tuple(s) for s in self.splits))
@@ -101,7 +115,10 @@ class Config:
         return 2 * t + m + f
 
     def canonical(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        fields = asdict(self)
+        if fields["image_size"] is None:
+            del fields["image_size"]
+        return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
     def key(self) -> str:
         return hashlib.sha256(self.canonical().encode()).hexdigest()[:10]
@@ -128,8 +145,14 @@ EXPERIMENTS: dict[str, dict[str, Config]] = {
                         batch_size=128),
         "resnet20": Config("resnet20", "resnet20", "cifar100", SPLITS[15], (0, 1, 2), lr=1e-3,
                            batch_size=128),
+        "lenet_imagewoof": Config("lenet", "lenet", "imagewoof", SPLITS[30], (0, 1, 2), lr=1e-3,
+                                  batch_size=128, image_size=32),
+        "resnet18_imagewoof": Config("resnet18", "resnet18", "imagewoof", SPLITS[15], (0, 1, 2),
+                                     lr=1e-3, batch_size=64, image_size=128),
     },
 }
+IMAGEWOOF = ("lenet_imagewoof", "resnet18_imagewoof")
+"""The talk's Imagewoof experiments: names in ``EXPERIMENTS["full"]``."""
 
 
 def pad32(part: TensorDataset) -> TensorDataset:
@@ -138,6 +161,19 @@ def pad32(part: TensorDataset) -> TensorDataset:
     x, y = part.tensors
     dh, dw = 32 - x.shape[-2], 32 - x.shape[-1]
     return TensorDataset(F.pad(x, (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2)), y)
+
+
+def tensors(part) -> TensorDataset:
+    """An image-folder dataset read once into memory: images ``(N, 3, s, s)``, labels ``(N,)``
+    (the merging code trains on tensors)."""
+    xs, ys = zip(*torch.utils.data.DataLoader(part, batch_size=256), strict=True)
+    return TensorDataset(torch.cat(xs), torch.cat(ys))
+
+
+def available(config: Config, root=None) -> bool:
+    """Whether ``config`` can run here: Imagewoof configs need the dataset in ``COURSE_DATA``
+    (or ``root``); the others always run (CIFAR-100 has its stand-in)."""
+    return config.dataset != "imagewoof" or datasets.available("imagewoof", root)
 
 
 def dataset_used(config: Config, root=None) -> str:
@@ -152,6 +188,13 @@ def task(config: Config, root=None, lang: str | None = None):
     name = dataset_used(config, root)
     if config.model == "toy":
         return toy_task.toy_task(seed=0)[0], toy_task.make_toy, name
+    if name == "imagewoof":
+        parts = datasets.load("imagewoof", root, size=config.image_size, seed=0,
+                              limit=config.limit, lang=lang)
+        splits = data.Splits(*(tensors(p) for p in (parts.train, parts.val, parts.test)))
+        if config.model == "lenet":
+            return splits, partial(models.LeNet, 10, 3, config.image_size), name
+        return splits, partial(models.resnet18, num_classes=10), name
     if name == "cifar100":
         splits = datasets.load("cifar100", root, seed=0, limit=config.limit, lang=lang)
         channels, classes = 3, 100
@@ -226,7 +269,7 @@ def compute(config: Config, device=None, root=None, lang: str | None = None) -> 
     small = config.model == "toy" and device.type == "cpu"
     with toy_task.one_thread() if small else contextlib.nullcontext():
         rows = _rows(config, splits, make_model, device)
-    record = {"config": asdict(resolved(config, root)), "dataset": used,
+    record = {"config": json.loads(resolved(config, root).canonical()), "dataset": used,
               "device": device.type, "seconds": round(time.perf_counter() - start, 1),
               "rows": rows}
     return json.loads(json.dumps(record))  # as a cached record reads back
@@ -308,6 +351,24 @@ def show_shipped(name: str, lang: str | None = None, classes: int | None = None)
         show(record, lang, classes)
 
 
+def show_imagewoof(config: Config, profile: str, lang: str | None = None, device=None,
+                   root=None, cache: Path | None = None) -> dict | None:
+    """One of the talk's Imagewoof experiments in the notebook: a heading, then its record from
+    the cache (``load``), or, in the full profile with Imagewoof present, computed now
+    (``run``); without either, a line naming the folder it needs and the MNIST-sample stand-in
+    shown instead. Returns the record shown, or None."""
+    print(t(f"lecture10.imagewoof_{config.model}", lang=lang))
+    record = load(config, cache, root)
+    if record is None and profile == "full" and available(config, root):
+        record = run(config, cache, device, root, lang)
+    if record is None:
+        print(t("lecture10.no_imagewoof", lang=lang,
+                folder=datasets.shown(datasets.folder("imagewoof", root))))
+    else:
+        show(record, lang, classes=10)
+    return record
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m course_lib.labs.merging.experiments [--profile P] [--out DIR] [NAME ...]``:
     compute the records of a profile (all, or the named ones) that are not cached yet."""
@@ -320,6 +381,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configs = EXPERIMENTS[args.profile]
     total = time.perf_counter()
     for name in args.names or list(configs):
+        if not available(configs[name]):
+            print(f"{name}: skipped, {configs[name].dataset} is not in "
+                  f"{datasets.shown(datasets.folder(configs[name].dataset))}", flush=True)
+            continue
         record = run(configs[name], cache=args.out, device=args.device)
         print(f"{name}: {record['dataset']} on {record['device']}, {record['seconds']} s "
               f"(when computed)", flush=True)

@@ -8,7 +8,10 @@ the package) are skipped, so an interrupted grid resumes. ``--tiny`` trains ever
 same grid through the same code with toy sizes (one epoch of two batches of four examples,
 at most four channels or units per layer), a check that takes seconds on a CPU;
 ``--experiments 1 5`` keeps those experiments only. ``--deadline S`` starts no new group after
-S seconds. The last line says how many runs were trained and in how many seconds.
+S seconds. After the grid, the runs of ``analysis.shift_mean_configs`` (with experiment 1) are
+trained once more, one by one, to measure the means of their shift layers' inputs
+(``analysis.shift_means``). The last line says how many runs were trained and in how many
+seconds.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ def grid(profile: str, experiments=None, toy: bool = False) -> list[runner.RunCo
             keep |= set(analysis.learned_value_configs(profile))
         if analysis.ORDER_EXPERIMENT in experiments:
             keep |= set(analysis.order_configs(profile))
+        if analysis.REGULARIZED_EXPERIMENT in experiments:
+            keep |= set(analysis.weight_decay_configs(profile))
         configs = [c for c in configs if c in keep]
     return list(dict.fromkeys(tiny(c) for c in configs)) if toy else configs
 
@@ -71,6 +76,16 @@ def main(argv=None) -> int:
                         echo=lambda line: print(f"{time.perf_counter() - start:8.1f} s  {line}",
                                                 flush=True))
         trained += len(missing)
+    if not args.experiments or 1 in args.experiments:
+        for variant, group in analysis.shift_mean_configs(args.profile).items():
+            group = [tiny(c) for c in group] if args.tiny else group
+            if args.deadline is not None and time.perf_counter() - start > args.deadline:
+                break
+            for config in group:
+                if runner.find_file(analysis.shift_means_name(config), out) is None:
+                    analysis.shift_means(config, cache=out, device=args.device)
+                    trained += 1
+            print(f"{time.perf_counter() - start:8.1f} s  shift means of {variant}", flush=True)
     print(f"trained {trained} runs in {time.perf_counter() - start:.1f} s", flush=True)
     return 0
 

@@ -39,14 +39,15 @@ import json
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 
 from ... import datasets
 from ...i18n import CourseError, t
-from ...models import thesis_net
+from ...models import RESNET_VARIANTS, thesis_net
 from ...normalization import LAYERWISE, VARIANTS, Scale, Shift
 from ...profile import PROFILES, current_profile
 from ...training import ema_curve
@@ -79,6 +80,15 @@ LEARNED_SEEDS = tuple(range(2, 10))
 ORDER_EXPERIMENT = 5
 """The experiment whose layerwise shift+scale runs are repeated in the other order
 (``"scale_shift"``, ``a * x + b``): our extension, the thesis used shift then scale."""
+REGULARIZED_EXPERIMENT = 5
+"""The experiment whose layerwise shift+scale runs are repeated with weight decay: there the
+thesis' variant overfits most (the examiner's question: how to impose stronger
+regularization)."""
+WEIGHT_DECAYS = (0.0003, 0.001, 0.003, 0.01)
+"""The weight decay coefficients tried (our choice, about half a decade apart; with momentum
+0.9 and the quick profile's 720 steps at lr 0.04, ``lambda`` shrinks a weight that gets no
+gradient by a factor of about ``exp(-lambda * 0.04 / (1 - 0.9) * 720)``: 0.92 for 0.0003,
+0.06 for 0.01)."""
 
 SIZES = {
     "quick": {
@@ -112,6 +122,17 @@ SIZES = {
 The thesis gives none of these: not its widths, epochs, batch size, dropout rate, data split
 or number of seeds. All are our choices: tiny nets and a few epochs in the quick profile (one
 CPU core), in the full profile sizes that train the whole grid in minutes on one GPU."""
+
+RESNET_SIZES = {
+    "quick": {"dataset": "mnist14", "n_train": 3000, "n_val": 750, "n_test": 750, "epochs": 3,
+              "batch_size": 50, "widths": (8, 16, 32)},
+    "full": {**SIZES["full"][10], "widths": (16, 32, 64)},
+    "full_offline": {**SIZES["full_offline"][10], "widths": (16, 32, 64)},
+}
+"""ResNet-20 against the thesis' question (its further work: larger architectures), on the
+10-class task: in the full profile ResNet-20 itself (stage widths 16, 32, 64) with the sizes
+of experiments 1-4; in the quick profile a small run, our choice: half the widths and three
+epochs on experiment 1's data."""
 
 ONLINE_LR, ONLINE_STEPS = 0.002, 1500
 """Online learning: one example per step needs a smaller step than 0.02 (which diverges)."""
@@ -191,12 +212,56 @@ def order_configs(profile: str | None = None, lang: str | None = None) -> list[R
             if c.variant == "shift_scale_layer"]
 
 
+def weight_decay_configs(profile: str | None = None, lang: str | None = None,
+                         echo: Callable[[str], None] = print) -> list[RunConfig]:
+    """Experiment ``REGULARIZED_EXPERIMENT``'s layerwise shift+scale with SGD's weight decay
+    ``lambda`` in ``WEIGHT_DECAYS``, every learning rate and seed: our answer to the examiner's
+    question on stronger regularization (``lambda = 0`` is the experiment itself)."""
+    base = [c for c in experiment_configs(REGULARIZED_EXPERIMENT, profile, lang=lang, echo=echo)
+            if c.variant == "shift_scale_layer"]
+    return [replace(c, weight_decay=decay) for decay in WEIGHT_DECAYS for c in base]
+
+
+def shown_profile(found: Callable[[str], bool], profile: str | None = None,
+                  lang: str | None = None, echo: Callable[[str], None] = print) -> str:
+    """The profile whose results a section shows: ``profile`` (default: the current one) when
+    ``found(profile)`` says its runs are cached or shipped; else, after a message saying so,
+    ``"quick"`` (whose runs ship with the package). For sections added after the full
+    profile's runs were shipped: the notebook never trains their full runs itself."""
+    name = _profile(profile)
+    if name == "quick" or found(name):
+        return name
+    echo(t("experiments.not_shipped", lang=lang, profile=name))
+    return "quick"
+
+
+def runs_found(configs: Callable[[str], list[RunConfig]],
+               file_name: Callable[[RunConfig], str] = RunConfig.file_name
+               ) -> Callable[[str], bool]:
+    """For ``shown_profile``: whether every file ``file_name(c)`` of ``configs(profile)`` is
+    cached or shipped (``runner.find_file``)."""
+    return lambda profile: all(runner.find_file(file_name(c)) is not None
+                               for c in configs(profile))
+
+
+def resnet_configs(profile: str | None = None, lang: str | None = None,
+                   echo: Callable[[str], None] = print) -> list[RunConfig]:
+    """ResNet-20 with each of ``models.RESNET_VARIANTS`` in place of its batch norms, every
+    learning rate and seed of the profile, sizes ``RESNET_SIZES`` (the 10-class task; in the
+    full profile CIFAR-10, or its stand-in after ``task_sizes``' message)."""
+    name = task_sizes(10, profile, lang, echo)["sizes"]
+    return [RunConfig("resnet20", variant, lr=lr, seed=seed, **RESNET_SIZES[name])
+            for variant in RESNET_VARIANTS for lr in LEARNING_RATES
+            for seed in SIZES[name]["seeds"]]
+
+
 def grid_configs(profile: str | None = None) -> list[RunConfig]:
-    """Every run of the notebook: experiments 1-6, the extra seeds and the other order,
-    without repeats."""
+    """Every run of the notebook: experiments 1-6, the extra seeds, the other order, the
+    weight decays and ResNet-20, without repeats."""
     configs = [c for n in EXPERIMENTS for c in experiment_configs(n, profile)]
     return list(dict.fromkeys([*configs, *learned_value_configs(profile),
-                               *order_configs(profile)]))
+                               *order_configs(profile), *weight_decay_configs(profile),
+                               *resnet_configs(profile)]))
 
 
 def final_val_error(record: dict) -> float:
@@ -447,3 +512,136 @@ def _localized(results: dict, lang: str | None) -> dict:
     """The stored error (catalog key and fields) as a message in ``lang``."""
     return {variant: {**r, "error": t(r["error"]["key"], lang=lang, **r["error"]["fields"])}
             if r["error"] else r for variant, r in results.items()}
+
+
+def shift_input_means(model, x: torch.Tensor, chunk: int = 1000) -> list[dict]:
+    """For every Shift layer of ``model``, in network order: ``position`` (its insertion place,
+    as in ``runner.learned_parameters``), ``granularity``, ``shift`` (the learned ``b``, one
+    number per unit) and ``input_mean`` (the mean of the layer's input ``x_in`` over the
+    examples ``x`` in evaluation mode, over the same units: per element ``mean_n x_in``, per
+    channel ``mean_{n,i,j} x_in``, per layer the mean of everything). A shift that centres its
+    input has ``b = -input_mean``."""
+    shifts = [m for m in model if isinstance(m, Shift)]
+    sums: list[torch.Tensor | float] = [0.0] * len(shifts)
+
+    def reduce(layer, x_in):
+        """The batch's sum over examples of each example's mean over a unit's positions."""
+        x_in = x_in.double()
+        per_example = {"element": x_in, "layer": x_in.flatten(1).mean(1),
+                       "channel": x_in.flatten(2).mean(2) if x_in.dim() > 2 else x_in}
+        return per_example[layer.granularity].sum(0)
+
+    def hook(index):
+        def keep(layer, inputs, output):
+            sums[index] = sums[index] + reduce(layer, inputs[0])
+        return keep
+
+    handles = [layer.register_forward_hook(hook(i)) for i, layer in enumerate(shifts)]
+    model.eval()
+    try:
+        with torch.no_grad():
+            for i in range(0, len(x), chunk):
+                model(x[i:i + chunk])
+    finally:
+        for handle in handles:
+            handle.remove()
+    places = [e["position"] for e in runner.learned_parameters(model) if e["kind"] == "shift"]
+    return [{"position": place, "granularity": layer.granularity,
+             "shift": [round(v, 5) for v in layer.b.detach().double().flatten().tolist()],
+             "input_mean": [round(v, 5) for v in (total / len(x)).flatten().tolist()]}
+            for place, layer, total in zip(places, shifts, sums, strict=True)]
+
+
+def shift_mean_configs(profile: str | None = None) -> dict[str, list[RunConfig]]:
+    """The runs whose learned shifts are compared with their inputs' means: layerwise
+    shift+scale over the seeds of ``learned_value_configs`` (one shift per place), and
+    channelwise shift+scale of experiment 1 at the same learning rate over the profile's
+    seeds (one shift per channel)."""
+    seeds = SIZES[sizes_name(profile)]["seeds"]
+    return {"shift_scale_layer": learned_value_configs(profile),
+            "shift_scale_channel": learned_value_configs(profile, "shift_scale_channel",
+                                                         seeds=seeds)}
+
+
+def shift_means_name(config: RunConfig) -> str:
+    """The file of ``shift_means(config)``: ``shift_means_<file name of the run>``."""
+    return f"shift_means_{config.file_name()}"
+
+
+def shift_means(config: RunConfig, cache=None, device=None) -> dict:
+    """``{"key", "test_error", "diverged", "layers": shift_input_means(...)}`` of the run
+    ``config``, trained again on ``device`` (``runner.train_model``; on the CPU the same
+    numbers as its cached record) and measured on its training part; cached as
+    ``shift_means_name(config)`` (see ``runner.search_dirs``)."""
+    name = shift_means_name(config)
+    found = runner.find_file(name, cache)
+    if found is not None:
+        return json.loads(found.read_text(encoding="utf-8"))
+    record, model = runner.train_model(config, device)
+    x_train = runner.on_device(runner.data_of(config), torch.device(device or "cpu")).x_train
+    result = {"key": config.key(), "test_error": record["test_error"],
+              "diverged": record["diverged"], "layers": shift_input_means(model, x_train)}
+    runner.write_json((Path(cache) if cache is not None else runner.cache_dir()) / name, result)
+    return result
+
+
+def shift_mean_pairs(results) -> dict[str, list[float]]:
+    """All units of ``results`` (``shift_means`` of several runs) pooled: ``shift`` (b),
+    ``minus_mean`` (minus the input's mean) and ``position`` (the place), one entry per unit;
+    runs that diverged (their values are inf or NaN) are left out."""
+    pairs = {"shift": [], "minus_mean": [], "position": []}
+    for result in (r for r in results if not r.get("diverged", False)):
+        for layer in result["layers"]:
+            pairs["shift"] += layer["shift"]
+            pairs["minus_mean"] += [-m for m in layer["input_mean"]]
+            pairs["position"] += [layer["position"]] * len(layer["shift"])
+    return pairs
+
+
+def centring(results, after_input: bool = False) -> dict[str, float]:
+    """How well the learned shifts match minus their inputs' means, pooled over all units
+    (without place 0, the input, unless ``after_input``): ``r`` (Pearson correlation of b and
+    -mean), ``slope`` (least-squares slope of b on -mean; 1 = b centres its input exactly),
+    ``removed`` (the share of the summed input mean that the shifts cancel, ``-sum b / sum
+    mean``) and ``units``."""
+    pairs = shift_mean_pairs(results)
+    keep = [i for i, p in enumerate(pairs["position"]) if after_input or p > 0]
+    b = torch.tensor([pairs["shift"][i] for i in keep], dtype=torch.float64)
+    m = torch.tensor([pairs["minus_mean"][i] for i in keep], dtype=torch.float64)
+    bc, mc = b - b.mean(), m - m.mean()
+    return {"r": float((bc * mc).sum() / (bc.norm() * mc.norm())),
+            "slope": float((bc * mc).sum() / (mc * mc).sum()),
+            "removed": float(b.sum() / m.sum()), "units": len(keep)}
+
+
+def plot_shift_means(results_by_variant: dict[str, list[dict]], lang: str | None = None):
+    """One panel per variant: every unit's learned shift ``b`` against minus the mean of its
+    input, coloured by place, with the line ``b = -mean`` (a shift that centres its input)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results_by_variant), figsize=(4.8 * len(results_by_variant),
+                                                                   3.8), squeeze=False)
+    for ax, (variant, results) in zip(axes[0], results_by_variant.items(), strict=True):
+        pairs = shift_mean_pairs(results)
+        for place in sorted(set(pairs["position"])):
+            keep = [i for i, p in enumerate(pairs["position"]) if p == place]
+            ax.plot([pairs["minus_mean"][i] for i in keep], [pairs["shift"][i] for i in keep],
+                    "o", alpha=0.6, label=f"{t('lecture09.place', lang=lang)} {place}")
+        values = pairs["minus_mean"] + pairs["shift"]
+        ends = [min(values), max(values)]
+        ax.plot(ends, ends, color="grey", linestyle="--",
+                label=t("experiments.full_centring", lang=lang))
+        ax.set(title=variant_label(variant, lang), xlabel=t("experiments.minus_mean", lang=lang),
+               ylabel=t("experiments.learned_shift", lang=lang))
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def shift_means_found(profile: str) -> bool:
+    """For ``shown_profile``: whether every ``shift_means`` file of ``profile`` is cached or
+    shipped."""
+    def configs(name):
+        return [c for group in shift_mean_configs(name).values() for c in group]
+
+    return runs_found(configs, shift_means_name)(profile)

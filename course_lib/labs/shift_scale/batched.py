@@ -127,7 +127,8 @@ def train_group(configs, device=None, dtype=torch.float32, graphs: bool | None =
     task = on_device(data_of(first), device, dtype)
     models = [build_model(c).to(device, dtype) for c in configs]
     stack = Stack(models)
-    optimizer = StackedSGD(stack.parameters(), lr=[c.lr for c in configs], momentum=MOMENTUM)
+    optimizer = StackedSGD(stack.parameters(), lr=[c.lr for c in configs], momentum=MOMENTUM,
+                           weight_decay=first.weight_decay)
     optimizer.param_groups[0]["lr"] = optimizer.param_groups[0]["lr"].to(device, dtype)
     per_epoch, batch = first.n_train // first.batch_size, first.batch_size
     shuffles = [torch.Generator().manual_seed(c.seed) for c in configs]

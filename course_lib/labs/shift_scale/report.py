@@ -24,7 +24,7 @@ import html
 import math
 import statistics
 
-from ...i18n import format_number, format_percent, t
+from ...i18n import format_number, format_numbers, format_percent, t
 from . import analysis, runner
 
 
@@ -39,9 +39,8 @@ def points(value: float, lang: str | None = None) -> str:
 
 
 def numbers(values, lang: str | None = None, spec: str = ".2f") -> str:
-    """``values`` in the language's number format, separated by semicolons (a comma is the
-    decimal sign in sk, sr and ru): ``0,91; 0,76``."""
-    return "; ".join(format_number(v, spec, lang) for v in values)
+    """``values`` in the language's number format (``i18n.format_numbers``): ``0,91; 0,76``."""
+    return format_numbers(values, spec, lang)
 
 
 def _lr(lr: float, lang: str | None) -> str:
@@ -51,6 +50,11 @@ def _lr(lr: float, lang: str | None) -> str:
 def _signed(value: float, lang: str | None) -> str:
     """A signed percentage: ``+4,1 %``, ``−0,3 %``."""
     return ("+" if value >= 0 else "−") + percent(abs(value), lang)
+
+
+def _signed_points(value: float, lang: str | None) -> str:
+    """A signed difference of two error rates in percentage points: ``+10,6``, ``−0,3``."""
+    return ("+" if value >= 0 else "−") + points(abs(value), lang)
 
 
 class Table:
@@ -230,3 +234,129 @@ def order_verdict(thesis_records, other_records, lang: str | None = None) -> str
           points=points(abs(thesis - other), lang)),
         t("experiments.verdict_noise", lang=lang, n=n,
           se=points(standard_error((thesis + other) / 2, n), lang))])
+
+
+def regularization_summaries(plain_records, decay_records, dropout_records) -> dict[str, dict]:
+    """The summary rows (``analysis.summary``) behind the examiner's question on stronger
+    regularization, each at its learning rate chosen on validation, with ``weight_decay``,
+    ``dropout`` and ``variant`` added: ``none`` and ``batch_norm`` (the baselines) and
+    ``shift_scale_layer`` of ``plain_records`` (experiment 5), one row ``weight_decay=<lambda>``
+    of layerwise shift+scale per coefficient in ``decay_records``, and ``dropout``, layerwise
+    shift+scale of ``dropout_records`` (experiment 6: the same net and task with dropout)."""
+    def row(records, variant="shift_scale_layer"):
+        found = [r for r in records if r["variant"] == variant]
+        return {**analysis.summary(found)["variants"][variant], "variant": variant,
+                "weight_decay": found[0].get("weight_decay", 0.0),
+                "dropout": found[0]["dropout"]}
+
+    rows = {v: row(plain_records, v) for v in ("none", "batch_norm", "shift_scale_layer")}
+    for decay in sorted({r["weight_decay"] for r in decay_records}):
+        rows[f"weight_decay={decay:g}"] = row([r for r in decay_records
+                                              if r["weight_decay"] == decay])
+    rows["dropout"] = row(dropout_records)
+    return rows
+
+
+def chosen_decay(rows: dict[str, dict]) -> str:
+    """The key of the weight decay row with the lowest validation error: the coefficient
+    chosen on validation data (the test part plays no part)."""
+    return min((k for k in rows if k.startswith("weight_decay=")),
+               key=lambda k: rows[k]["val_error"])
+
+
+def _regularization(row: dict, lang: str | None) -> str:
+    if row["weight_decay"]:
+        return t("experiments.regularizer.weight_decay", lang=lang,
+                 decay=format_number(row["weight_decay"], "g", lang))
+    if row["dropout"]:
+        return t("experiments.regularizer.dropout", lang=lang,
+                 p=format_number(row["dropout"], "g", lang))
+    return t("experiments.regularizer.none", lang=lang)
+
+
+def _regularized_label(row: dict, lang: str | None) -> str:
+    """The variant's name, with its regularization for layerwise shift+scale."""
+    name = analysis.variant_label(row["variant"], lang)
+    if row["weight_decay"] or row["dropout"]:
+        return f"{name}, {_regularization(row, lang)}"
+    if row["variant"] == "shift_scale_layer":
+        return f"{name}, {t('experiments.regularizer.without', lang=lang)}"
+    return name
+
+
+def _listed(items: list[str], lang: str | None) -> str:
+    """``a, b and c`` in the language (``experiments.and`` before the last item)."""
+    return t("experiments.and", lang=lang).join([", ".join(items[:-1]), items[-1]]
+                                                if len(items) > 1 else items)
+
+
+def regularization_table(rows: dict[str, dict], lang: str | None = None) -> Table:
+    """One row per entry of ``regularization_summaries``: variant, regularization, the
+    learning rate chosen on validation, validation, test and training error, the gap."""
+    header = [t(f"experiments.column.{c}", lang=lang) for c in
+              ("variant", "regularization", "lr", "val_error", "test_error", "train_error", "gap")]
+    return Table(header, [
+        [analysis.variant_label(row["variant"], lang), _regularization(row, lang),
+         _lr(row["lr"], lang), percent(row["val_error"], lang), percent(row["test_error"], lang),
+         percent(row["train_error"], lang), _signed(row["gap"], lang)]
+        for row in rows.values()])
+
+
+def regularization_verdict(rows: dict[str, dict], n_test: int, lang: str | None = None) -> str:
+    """The weight decay chosen on validation, its test error against every other row (the
+    plain variant, both baselines and dropout), its overfitting gap against the plain
+    variant's, and the noise (the standard error of one run at the mean test error of the
+    chosen and the plain variant)."""
+    key = chosen_decay(rows)
+    chosen, plain = rows[key], rows["shift_scale_layer"]
+    against = [_against(chosen["test_error"], row["test_error"],
+                        _regularized_label(row, lang), lang)
+               for other, row in rows.items() if not other.startswith("weight_decay=")]
+    typical = (chosen["test_error"] + plain["test_error"]) / 2
+    return " ".join([
+        t("experiments.regularization_choice", lang=lang,
+          decay=format_number(chosen["weight_decay"], "g", lang),
+          tried=numbers((r["weight_decay"] for k, r in rows.items()
+                         if k.startswith("weight_decay=")), lang, "g"),
+          val=percent(chosen["val_error"], lang), plain_val=percent(plain["val_error"], lang)),
+        t("experiments.regularization_against", lang=lang,
+          decay=format_number(chosen["weight_decay"], "g", lang),
+          against=_listed(against, lang)),
+        t("experiments.regularization_gap", lang=lang, gap=_signed_points(chosen["gap"], lang),
+          plain=_signed_points(plain["gap"], lang),
+          none=_signed_points(rows["none"]["gap"], lang)),
+        t("experiments.verdict_noise", lang=lang, n=n_test,
+          se=points(standard_error(typical, n_test), lang))])
+
+
+def centring_report(results_by_variant: dict[str, list[dict]], experiment_1,
+                    lang: str | None = None) -> str:
+    """One line per variant: how closely the learned shifts of its runs (``results_by_variant``,
+    ``analysis.shift_means`` of each) cancel their inputs' means after the ReLUs (correlation,
+    slope, share; ``analysis.centring``) and how many steps the variant took in experiment 1
+    (``experiment_1``: its records) to reach the plain net's final training error."""
+    rows = analysis.summary(experiment_1)["variants"]
+    lines = []
+    for variant, results in results_by_variant.items():
+        stats, steps = analysis.centring(results), rows[variant]["steps_to"]
+        lines.append(t("experiments.centring", lang=lang,
+                       variant=analysis.variant_label(variant, lang), units=stats["units"],
+                       runs=len(results), r=format_number(stats["r"], ".2f", lang),
+                       slope=format_number(stats["slope"], ".2f", lang),
+                       removed=percent(stats["removed"], lang, digits=0),
+                       steps=t("experiments.never", lang=lang) if steps is None else steps))
+    return "\n".join(lines)
+
+
+def resnet_run(records, lang: str | None = None) -> str:
+    """What the ResNet-20 runs are: stage widths, data, training examples and epochs, and
+    whether they are the quick profile's small run or the full one (``analysis.RESNET_SIZES``)."""
+    first = records[0]
+    kind = next(name for name, sizes in analysis.RESNET_SIZES.items()
+                if all(tuple(first[k]) == v if k == "widths" else first[k] == v
+                       for k, v in sizes.items()))
+    return t("experiments.resnet_run", lang=lang, widths=", ".join(map(str, first["widths"])),
+             dataset=t(f"experiments.dataset.{first['dataset']}", lang=lang),
+             n_train=first["n_train"], epochs=first["epochs"], runs=len(records),
+             kind=t(f"experiments.resnet_kind.{'quick' if kind == 'quick' else 'full'}",
+                    lang=lang))

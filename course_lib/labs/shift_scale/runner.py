@@ -40,9 +40,11 @@ What a run records (``record`` keys besides the config's fields):
 The step curves are thinned to at most ``CURVE_POINTS`` points and all numbers are rounded to
 five decimals, so one run is a JSON file of a few KB.
 
-Cache. A run is the file ``<arch>_<variant>_<dataset>_p<dropout>_lr<lr>_s<seed>_<hash>.json``,
-where ``<hash>`` is the start of the SHA-256 of the canonical JSON of the whole config (every
-field, sorted keys), so a change of any size gives a new file. It is looked up in
+Cache. A run is the file ``<arch>_<variant>_<dataset>_p<dropout>_lr<lr>_s<seed>_<hash>.json``
+(``..._p<dropout>_wd<weight decay>_lr...`` with weight decay), where ``<hash>`` is the start of
+the SHA-256 of the canonical JSON of the whole config (every field, sorted keys; a field added
+later is left out at its default, ``ADDED_FIELDS``), so a change of any size gives a new file.
+It is looked up in
 
 1. the writable cache ``$COURSE_RUNS/shift_scale`` (default ``<repo>/runs/shift_scale``,
    ignored by git; where that cannot be written, as in a shared read-only install, the
@@ -77,11 +79,14 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from ...i18n import CourseError, t
-from ...models import THESIS_ARCHS, thesis_net
+from ...models import RESNET_VARIANTS, THESIS_ARCHS, resnet20_variant, thesis_net
 from ...normalization import VARIANTS, Scale, Shift, check_order
 from ...training import ema_curve, evaluate, progress_enabled, write_atomically
 from .tasks import CLASSES, DATASETS, Task, task_data
 
+ARCHS = (*THESIS_ARCHS, "resnet20")
+"""The thesis' fcn and mlp, and ResNet-20 (``models.resnet20_variant``, the thesis' further
+work: a larger architecture; variants ``models.RESNET_VARIANTS``, no dropout)."""
 LEARNING_RATES = (0.02, 0.04, 0.08)
 """The three learning rates of the thesis (the supervisor's question 1: their ratio matters)."""
 MOMENTUM, EMA = 0.9, 0.99
@@ -97,8 +102,10 @@ class RunConfig:
     """One training run. ``widths``: stage widths of the fcn or hidden sizes of the mlp;
     ``n_train`` / ``n_val`` / ``n_test``: training, validation and test examples used;
     ``order``: ``"shift_scale"`` (the thesis, ``a * (x + b)``) or ``"scale_shift"``
-    (``a * x + b``), see ``normalization.ORDERS``. Bad values raise a localized ``CourseError``
-    (a ValueError), a learning rate outside ``LEARNING_RATES`` too."""
+    (``a * x + b``), see ``normalization.ORDERS``; ``weight_decay``: the coefficient
+    ``lambda`` of SGD's weight decay, ``g = grad + lambda * p`` on every parameter (0: none, the
+    thesis). Bad values raise a localized ``CourseError`` (a ValueError), a learning rate
+    outside ``LEARNING_RATES`` too."""
 
     arch: str
     variant: str
@@ -113,10 +120,12 @@ class RunConfig:
     n_val: int = 500
     n_test: int = 500
     order: str = "shift_scale"
+    weight_decay: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "widths", tuple(self.widths))
-        choices = (("arch", THESIS_ARCHS), ("variant", tuple(VARIANTS)), ("dataset", DATASETS))
+        variants = RESNET_VARIANTS if self.arch == "resnet20" else tuple(VARIANTS)
+        choices = (("arch", ARCHS), ("variant", variants), ("dataset", DATASETS))
         for name, known in choices:
             if getattr(self, name) not in known:
                 raise CourseError(f"experiments.unknown_{name}", name=getattr(self, name),
@@ -128,8 +137,14 @@ class RunConfig:
         number = isinstance(self.dropout, int | float) and not isinstance(self.dropout, bool)
         if not number or not 0.0 <= self.dropout < 1.0:
             raise CourseError("models.bad_dropout", p=self.dropout)
+        if self.arch == "resnet20" and self.dropout:
+            raise CourseError("experiments.no_dropout", arch=self.arch, p=self.dropout)
         object.__setattr__(self, "lr", float(self.lr))  # 0 and 0.0 give the same key
         object.__setattr__(self, "dropout", float(self.dropout))
+        decay = self.weight_decay
+        if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 <= decay < 1:
+            raise CourseError("experiments.bad_weight_decay", value=decay)
+        object.__setattr__(self, "weight_decay", float(decay))
         counts = [(name, getattr(self, name)) for name in ("epochs", "batch_size", "n_train",
                                                           "n_val", "n_test", "seed")]
         for name, value in [*counts, *(("widths", w) for w in self.widths)]:
@@ -138,16 +153,21 @@ class RunConfig:
                 raise CourseError("experiments.not_positive", name=name, value=value)
 
     def canonical(self) -> str:
-        """The config as JSON with sorted keys and no spaces: what the cache key hashes."""
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        """The config as JSON with sorted keys and no spaces: what the cache key hashes. A
+        field added later (``ADDED_FIELDS``) is left out at its default, so that the keys of
+        the runs recorded before it existed stay the same."""
+        config = {name: value for name, value in asdict(self).items()
+                  if not (name in ADDED_FIELDS and value == ADDED_FIELDS[name])}
+        return json.dumps(config, sort_keys=True, separators=(",", ":"))
 
     def key(self) -> str:
         """The first 10 hex digits of the SHA-256 of ``canonical()``."""
         return hashlib.sha256(self.canonical().encode()).hexdigest()[:10]
 
     def file_name(self) -> str:
-        return (f"{self.arch}_{self.variant}_{self.dataset}_p{self.dropout:g}_lr{self.lr:g}"
-                f"_s{self.seed}_{self.key()}.json")
+        decay = f"_wd{self.weight_decay:g}" if self.weight_decay else ""
+        return (f"{self.arch}_{self.variant}_{self.dataset}_p{self.dropout:g}{decay}"
+                f"_lr{self.lr:g}_s{self.seed}_{self.key()}.json")
 
     def group(self) -> RunConfig:
         """The config with ``lr`` and ``seed`` set to their defaults: runs with the same group
@@ -155,9 +175,16 @@ class RunConfig:
         return RunConfig(**{**asdict(self), "lr": 0.04, "seed": 0})
 
 
+ADDED_FIELDS = {"weight_decay": 0.0}
+"""Fields added to ``RunConfig`` after runs were shipped, with their defaults: a record
+without the field was trained at the default, and the cache key leaves it out there."""
+
+
 def config_of(record: dict) -> RunConfig:
-    """The RunConfig a record was trained from."""
-    return RunConfig(**{f.name: record[f.name] for f in fields(RunConfig)})
+    """The RunConfig a record was trained from (an ``ADDED_FIELDS`` field it lacks: its
+    default)."""
+    return RunConfig(**{f.name: record.get(f.name, ADDED_FIELDS[f.name])
+                        if f.name in ADDED_FIELDS else record[f.name] for f in fields(RunConfig)})
 
 
 def cache_dir(environ=None) -> Path:
@@ -246,8 +273,13 @@ def data_of(config: RunConfig) -> Task:
     return task_data(config.dataset, config.n_train, config.n_val, config.n_test)
 
 
-def build_model(config: RunConfig) -> torch.nn.Sequential:
-    """The ``thesis_net`` of ``config`` for its dataset's input shape and classes."""
+def build_model(config: RunConfig) -> torch.nn.Module:
+    """The ``thesis_net`` (or ``resnet20_variant``) of ``config`` for its dataset's input shape
+    and classes."""
+    if config.arch == "resnet20":
+        return resnet20_variant(config.variant, num_classes=CLASSES[config.dataset],
+                                in_channels=data_of(config).x_train.shape[1],
+                                widths=config.widths, seed=config.seed, order=config.order)
     return thesis_net(config.arch, config.variant, dropout=config.dropout,
                       in_shape=tuple(data_of(config).x_train.shape[1:]),
                       num_classes=CLASSES[config.dataset], widths=config.widths,
@@ -265,9 +297,10 @@ def _evaluate(model, x: Tensor, y: Tensor, chunk: int = 1000) -> tuple[float, fl
 def learned_parameters(model) -> list[dict]:
     """The Shift / Scale parameters of ``model``, one dict per layer in network order:
     ``kind`` (``"scale"`` / ``"shift"``), ``position`` (index of the insertion place, 0 = after
-    the input), ``shape``, ``mean``, ``std`` and ``values`` (all of them if at most 64)."""
+    the input; in ResNet-20 0 = after the first convolution), ``shape``, ``mean``, ``std``
+    and ``values`` (all of them if at most 64)."""
     found, position, previous = [], -1, None
-    for module in model:
+    for module in model.modules():
         if isinstance(module, Scale | Shift):
             if not isinstance(previous, Scale | Shift):
                 position += 1
@@ -323,7 +356,14 @@ def make_record(config: RunConfig, errors: list[float], losses: list[float],
 
 def train(config: RunConfig, device=None, dtype=torch.float32) -> dict:
     """Train the run ``config`` from scratch on ``device`` (default: the CPU) in ``dtype``;
-    return its record (see the module).
+    return its record (see the module). ``train_model`` gives the trained model too."""
+    return train_model(config, device, dtype)[0]
+
+
+def train_model(config: RunConfig, device=None, dtype=torch.float32
+                ) -> tuple[dict, torch.nn.Module]:
+    """Train the run ``config`` from scratch on ``device`` (default: the CPU) in ``dtype``;
+    return its record (see the module) and the trained model (in evaluation mode).
 
     Mini-batches are consecutive slices of a new permutation in every epoch, drawn from a
     generator seeded by ``config.seed``; dropout masks come from the global generator seeded
@@ -334,7 +374,8 @@ def train(config: RunConfig, device=None, dtype=torch.float32) -> dict:
     device = torch.device(device or "cpu")
     task = on_device(data_of(config), device, dtype)
     model = build_model(config).to(device, dtype)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=MOMENTUM)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=MOMENTUM,
+                                weight_decay=config.weight_decay)
     per_epoch = config.n_train // config.batch_size
     errors, losses, epoch_steps = [], [], []
     curves = {"val_error": [], "val_loss": [], "train_error": []}
@@ -369,8 +410,9 @@ def train(config: RunConfig, device=None, dtype=torch.float32) -> dict:
             curves["train_error"].append(_evaluate(model, task.x_train[:config.n_val],
                                                    task.y_train[:config.n_val])[0])
         test = None if diverged else _evaluate(model, task.x_test, task.y_test)
-    return make_record(config, errors, losses, epoch_steps, curves, test,
-                       learned_parameters(model), time.perf_counter() - start)
+    record = make_record(config, errors, losses, epoch_steps, curves, test,
+                         learned_parameters(model), time.perf_counter() - start)
+    return record, model.eval()
 
 
 def load(config: RunConfig, cache: Path | None = None) -> dict | None:
