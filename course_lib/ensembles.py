@@ -24,12 +24,12 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 
 import torch
-import torch.nn.functional as nnf
 from torch import nn
 
 from . import validation as check
 from .i18n import CourseError
 from .training import History, fit
+from .transfer import resize_shorter
 
 
 @torch.no_grad()
@@ -150,19 +150,6 @@ def ten_crop(images: torch.Tensor, crop_size) -> tuple[torch.Tensor, ...]:
         return tuple(x[..., top : top + h, left : left + w] for top, left in anchors)
 
     return five(images) + five(images.flip(-1))
-
-
-def resize_shorter(images: torch.Tensor, side: int) -> torch.Tensor:
-    """Resize (N, C, H, W) float images so that the shorter side is ``side``, keeping the aspect
-    ratio (the longer side is rounded, never below ``side``); bilinear with antialiasing, as
-    ``transfer.Preprocessing`` resizes."""
-    check.ndim("images", images, (4,), "(N, C, H, W)")
-    check.positive_int("side", side)
-    h, w = images.shape[-2:]
-    scale = side / min(h, w)
-    size = (max(side, round(h * scale)), max(side, round(w * scale)))
-    return nnf.interpolate(images, size=size, mode="bilinear", antialias=True,
-                           align_corners=False)
 
 
 def multi_scale_views(images: torch.Tensor, crop_size, scales) -> torch.Tensor:

@@ -47,6 +47,18 @@ RESNET18_FILE = "resnet18-f37072fd.pth"
 RESNET18_URL = f"https://download.pytorch.org/models/{RESNET18_FILE}"
 
 
+def resize_shorter(images: torch.Tensor, side: int) -> torch.Tensor:
+    """Resize (N, C, H, W) float images so that the shorter side is ``side``, keeping the aspect
+    ratio (the longer side is rounded, never below ``side``); bilinear with antialiasing.
+    ``Preprocessing`` resizes this way before its centre crop."""
+    check.ndim("images", images, (4,), "(N, C, H, W)")
+    check.positive_int("side", side)
+    h, w = images.shape[-2:]
+    scale = side / min(h, w)
+    size = (max(side, round(h * scale)), max(side, round(w * scale)))
+    return F.interpolate(images, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+
 @dataclass(frozen=True)
 class Preprocessing:
     """What a pretrained model expects: resize the shorter side, crop the centre, normalize.
@@ -71,11 +83,8 @@ class Preprocessing:
         x = _as_batch(images)
         size = size or self.size
         shorter = round(size * self.resize / self.size)
-        h, w = x.shape[-2:]
-        scale = shorter / min(h, w)
-        new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
-        x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", antialias=True,
-                          align_corners=False)
+        x = resize_shorter(x, max(shorter, size))
+        new_h, new_w = x.shape[-2:]
         top, left = (new_h - size) // 2, (new_w - size) // 2
         x = x[..., top : top + size, left : left + size]
         if x.shape[1] == 1:

@@ -13,6 +13,8 @@ together:
   every update (exact zeros; see ``course_lib.regularization``),
 - distillation from a teacher's logits on the training inputs (``losses.distillation_loss``),
 - data augmentation of every mini-batch, e.g. ``random_shift`` of the signals,
+- an L1 penalty ``activity * mean |h|`` on the output ``h`` of every hidden ReLU
+  (``activity_l1``; the robustness part of the lecture, ``lectures.robustness``),
 
 and records per epoch the loss and accuracy on the training and the validation set, both
 measured in eval mode after the epoch. Every run seeds its own generators (initialization,
@@ -157,11 +159,27 @@ def zero_fraction(model: nn.Module) -> float:
     return sum(int((w == 0).sum()) for w in ws) / sum(w.numel() for w in ws)
 
 
+def activity_l1(h: Tensor, lam: float) -> Tensor:
+    """The penalty ``lam * mean |h|`` on one layer's activations ``h`` (any shape): 0-dim."""
+    return lam * h.abs().mean()
+
+
+def forward_with_activations(model: nn.Sequential, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+    """``model(x)`` and the output of every ``nn.ReLU`` of the Sequential, first to last."""
+    hidden = []
+    for layer in model:
+        x = layer(x)
+        if isinstance(layer, nn.ReLU):
+            hidden.append(x)
+    return x, hidden
+
+
 def train(model: nn.Module, task: Task, epochs: int, lr: float = 0.05, momentum: float = 0.9,
           batch_size: int = 50, l1: float = 0.0, l2: float = 0.0, seed: int = 0,
           teacher_logits: Tensor | None = None, T: float = 4.0, alpha: float = 0.9,
           augment: Callable[[Tensor], Tensor] | None = None, label_smoothing: float = 0.0,
-          mixup_alpha: float | None = None, record: bool = True, device=None) -> Curves:
+          mixup_alpha: float | None = None, activity: float = 0.0, record: bool = True,
+          device=None) -> Curves:
     """Train ``model`` in place on ``task`` with SGD + momentum; return its ``Curves``.
 
     Loss per mini-batch: cross-entropy, or ``distillation_loss(out, teacher, y, T, alpha)`` when
@@ -170,7 +188,9 @@ def train(model: nn.Module, task: Task, epochs: int, lr: float = 0.05, momentum:
     ``augment`` transforms every mini-batch of inputs before the forward pass (random, drawn
     from the run's seeded generator). ``label_smoothing = eps`` trains on the targets
     ``smooth_labels(y, C, eps)`` and ``mixup_alpha`` mixes every mini-batch (inputs and targets,
-    ``regularization.mixup``), both with ``soft_cross_entropy``. ``record=False`` skips the
+    ``regularization.mixup``), both with ``soft_cross_entropy``. ``activity > 0`` adds
+    ``activity_l1(h, activity)`` for the output ``h`` of every ``nn.ReLU`` of the Sequential
+    ``model`` (``forward_with_activations``). ``record=False`` skips the
     per-epoch evaluation (the curves stay empty). On the CPU the run uses one thread (see
     ``cpu_threads``).
     """
@@ -193,7 +213,8 @@ def train(model: nn.Module, task: Task, epochs: int, lr: float = 0.05, momentum:
                     targets = smooth_labels(y[idx], task.classes, label_smoothing, inputs.dtype)
                 if mixup_alpha is not None:
                     inputs, targets, _ = mixup(inputs, targets, mixup_alpha, generator=order)
-                out = model(inputs)
+                out, hidden = (forward_with_activations(model, inputs) if activity
+                               else (model(inputs), []))
                 if teacher is not None:
                     loss = distillation_loss(out, teacher[idx], y[idx], T=T, alpha=alpha)
                 elif targets is not None:
@@ -202,6 +223,8 @@ def train(model: nn.Module, task: Task, epochs: int, lr: float = 0.05, momentum:
                     loss = F.cross_entropy(out, y[idx])
                 if l2:
                     loss = loss + l2 * l2_penalty(model).to(device)
+                if activity:
+                    loss = loss + sum(activity_l1(h, activity) for h in hidden)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -23,11 +23,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import validation as check
-from .regularization import Task, cpu_threads
+from .regularization import Task, cpu_threads, train
+from .regularization import activity_l1 as activity_l1  # defined beside train, which adds it
+from .regularization import forward_with_activations as forward_with_activations
 
 
 def gaussian_noise(sigma: float) -> Callable[[Tensor], Tensor]:
@@ -64,48 +65,20 @@ def noisy_accuracy(model: nn.Module, x: Tensor, y: Tensor, sigmas: Sequence[floa
     return result
 
 
-def activity_l1(h: Tensor, lam: float) -> Tensor:
-    """The penalty ``lam * mean |h|`` on one layer's activations ``h`` (any shape): 0-dim."""
-    return lam * h.abs().mean()
-
-
 def activity_l1_grad(h: Tensor, lam: float) -> Tensor:
     """Its gradient by hand: ``lam * sign(h) / h.numel()``, the shape of ``h``."""
     return lam * torch.sign(h) / h.numel()
 
 
-def forward_with_activations(model: nn.Sequential, x: Tensor) -> tuple[Tensor, list[Tensor]]:
-    """``model(x)`` and the output of every ``nn.ReLU`` of the Sequential, first to last."""
-    hidden = []
-    for layer in model:
-        x = layer(x)
-        if isinstance(layer, nn.ReLU):
-            hidden.append(x)
-    return x, hidden
-
-
 def train_activity(model: nn.Sequential, task: Task, epochs: int, lam: float, lr: float = 0.05,
                    momentum: float = 0.9, batch_size: int = 50, seed: int = 0) -> nn.Sequential:
-    """Train ``model`` in place like ``regularization.train`` (SGD with momentum, shuffled
-    mini-batches from ``seed``), with the loss ``CE + sum_layers activity_l1(h, lam)``."""
+    """Train ``model`` in place by ``regularization.train`` (SGD with momentum, shuffled
+    mini-batches from ``seed``) with the loss ``CE + sum_layers activity_l1(h, lam)``."""
     check.positive_int("epochs", epochs)
     check.in_range("lam", lam, 0)
-    device = next(model.parameters()).device
-    x, y = task.x_train.to(device), task.y_train.to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    order = torch.Generator().manual_seed(seed)
-    model.train()
-    with cpu_threads(device):
-        for _ in range(epochs):
-            for idx in torch.randperm(len(x), generator=order).split(batch_size):
-                idx = idx.to(device)
-                out, hidden = forward_with_activations(model, x[idx])
-                loss = F.cross_entropy(out, y[idx])
-                loss = loss + sum(activity_l1(h, lam) for h in hidden)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-    return model.eval()
+    train(model, task, epochs, lr=lr, momentum=momentum, batch_size=batch_size, seed=seed,
+          activity=lam, record=False)
+    return model
 
 
 @torch.no_grad()
