@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from .i18n import CourseError
 from .init import init_model
-from .normalization import BatchNorm2d, Scale, Shift, check_order, insert_variant
+from .normalization import BatchNorm2d, check_order, insert_variant, shift_scale_layers
 
 ACTIVATION_BY_NAME = {
     "relu": nn.ReLU,
@@ -416,6 +416,6 @@ def _replace_batch_norms(module: nn.Module, variant: str, order: str) -> None:
         elif variant == "none":
             setattr(module, name, nn.Identity())
         else:
-            granularity, shape = variant.rsplit("_", 1)[1], (child.num_features, 1, 1)
-            pair = [Shift(shape, granularity), Scale(shape, granularity)]
-            setattr(module, name, nn.Sequential(*(pair if order == "shift_scale" else pair[::-1])))
+            granularity = variant.rsplit("_", 1)[1]
+            setattr(module, name, nn.Sequential(*shift_scale_layers(
+                (child.num_features, 1, 1), granularity, granularity, order)))

@@ -269,12 +269,18 @@ def insert_shift_scale(
             _check_granularity(granularity)
     check_order(order)
 
-    def make(shape):
-        layers = {"shift": None if shift is None else Shift(shape, shift),
-                  "scale": None if scale is None else Scale(shape, scale)}
-        return [layers[kind] for kind in order.split("_") if layers[kind] is not None]
+    return _insert_after_activations(
+        model, example_input, lambda shape: shift_scale_layers(shape, shift, scale, order))
 
-    return _insert_after_activations(model, example_input, make)
+
+def shift_scale_layers(shape: tuple[int, ...], shift: str | None, scale: str | None,
+                       order: str = "shift_scale") -> list[nn.Module]:
+    """``Shift(shape, shift)`` and ``Scale(shape, scale)`` for one place, in ``order``
+    (``None`` leaves that layer out): ``a * (x + b)`` for ``"shift_scale"``, ``a * x + b``
+    for ``"scale_shift"``."""
+    layers = {"shift": None if shift is None else Shift(shape, shift),
+              "scale": None if scale is None else Scale(shape, scale)}
+    return [layers[kind] for kind in order.split("_") if layers[kind] is not None]
 
 
 def insert_batchnorm(model: nn.Sequential, *, example_input: Tensor) -> nn.Sequential:
