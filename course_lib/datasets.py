@@ -182,6 +182,15 @@ def _image_folder(path: Path, size: int, name: str, lang: str | None) -> Dataset
                           problem=f"{type(err).__name__}: {err}") from err
 
 
+def in_memory(part: Dataset, indices=None, batch_size: int = 256) -> tuple[torch.Tensor,
+                                                                          torch.Tensor]:
+    """The examples of ``part`` (or of its ``indices``, in that order) read once into memory:
+    images ``(N, C, H, W)`` and labels ``(N,)`` (int64), for code that trains on tensors."""
+    chosen = part if indices is None else Subset(part, [int(i) for i in indices])
+    xs, ys = zip(*torch.utils.data.DataLoader(chosen, batch_size=batch_size), strict=True)
+    return torch.cat(xs), torch.cat(ys)
+
+
 def _first(dataset: Dataset, limit: int | None) -> Dataset:
     if limit is None or limit >= len(dataset):
         return dataset

@@ -17,14 +17,15 @@ best ``keep_top`` results of the round before.
 
 from __future__ import annotations
 
-import html
 import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from . import validation as check
 from .i18n import CourseError, decimal_sign, format_number, t
+from .tables import Table
 
 
 def _finite(*values) -> bool:
@@ -124,35 +125,26 @@ class Results(Sequence):
         return names + [key for key in self.rows[0] if key not in names] if self.rows else names
 
     def _header(self, name: str, lang: str | None) -> str:
-        return t("search.val_acc", lang=lang or self.lang) if name == "val_acc" else name
+        """The column's label: the catalog's for the accuracy, the trial and the round, the
+        hyper-parameter's own name for the rest."""
+        key = {"val_acc": "val_acc", "trial": "col_trial", "round": "col_round"}.get(name)
+        return t(f"search.{key}", lang=lang or self.lang) if key else name
 
-    def table(self, lang: str | None = None, top: int | None = None, html_table: bool = False):
-        """The ``top`` best rows (all by default) as aligned text, or as an HTML table."""
+    def table(self, lang: str | None = None, top: int | None = None) -> Table:
+        """The ``top`` best rows (all by default) as a ``tables.Table``: HTML where the last
+        expression of a cell or ``display`` shows it, aligned text under ``print``."""
+        lang = lang or self.lang
         columns = self._columns()
-        header = [self._header(name, lang) for name in columns]
-        body = [
-            [format_number(row[c], ".3f", lang or self.lang) if c == "val_acc"
-             else format_value(row.get(c, ""), lang or self.lang) for c in columns]
-            for row in self.rows[:top]
-        ]
-        if html_table:
-            cells = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-            lines = [f"<tr>{cells}</tr>"] + [
-                "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>"
-                for row in body
-            ]
-            return "<table>" + "".join(lines) + "</table>"
-        widths = [max(len(text) for text in column) for column in zip(header, *body, strict=True)]
-        return "\n".join(
-            "  ".join(text.rjust(width) for text, width in zip(line, widths, strict=True))
-            for line in [header, *body]
-        )
+        formats = {index: ".3f" if name == "val_acc" else partial(format_value, lang=lang)
+                   for index, name in enumerate(columns)}
+        return Table([[row.get(name, "") for name in columns] for row in self.rows[:top]],
+                     [self._header(name, lang) for name in columns], formats, lang=lang)
 
     def __str__(self) -> str:
-        return self.table()
+        return str(self.table())
 
     def _repr_html_(self) -> str:
-        return self.table(html_table=True)
+        return self.table().to_html()
 
     def plot(self, x: str = "lr", y: str | None = "reg", lang: str | None = None, ax=None):
         """Scatter of the trials over ``x`` and ``y`` coloured by validation accuracy.
@@ -202,7 +194,8 @@ def _check_space(space: dict, lang: str | None) -> None:
 
 
 def _trial_line(row: dict, space: dict, index: int, n: int, lang: str | None) -> str:
-    params = ", ".join(f"{name}: {format_value(row[name], lang)}" for name in space)
+    separator = "; " if decimal_sign(lang) == "," else ", "
+    params = separator.join(f"{name}: {format_value(row[name], lang)}" for name in space)
     return t("search.trial", lang=lang, val_acc=row["val_acc"], params=params, i=index, n=n)
 
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import io
+import json
 import math
 import os
 import pickle
@@ -370,6 +372,18 @@ def write_atomically(path, write: Callable[[BinaryIO], None],
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json(path, obj, indent: int | None = None) -> None:
+    """``obj`` as UTF-8 JSON in ``path``, atomically (``write_atomically``), readable by all;
+    compact unless ``indent`` is given."""
+    def dump(f) -> None:
+        text = io.TextIOWrapper(f, encoding="utf-8")
+        json.dump(obj, text, indent=indent, separators=None if indent else (",", ":"))
+        text.flush()
+        text.detach()
+
+    write_atomically(path, dump, permissions=0o644)
 
 
 STALE_AFTER_S = 60.0

@@ -59,7 +59,10 @@ class NumberFormat:
     A normal number is ``(-1)^s * 1.m * 2^(e - bias)``; the exponent's range sets ``max`` and
     ``smallest_normal``, the mantissa sets the precision ``eps = 2^-mantissa_bits`` (the gap
     between 1 and the next number). Below ``smallest_normal`` come the subnormal numbers down to
-    ``smallest_subnormal = smallest_normal * eps``; anything smaller becomes 0.
+    ``smallest_subnormal = smallest_normal * eps``. A cast rounds to the nearest number (ties to
+    even), so what becomes 0 is a magnitude up to ``zero_below = smallest_subnormal / 2`` and
+    what becomes inf is one from ``inf_from = max + ulp(max) / 2`` on, with
+    ``ulp(max) = 2^(floor(log2 max) - mantissa_bits)``.
     """
 
     name: str
@@ -69,6 +72,16 @@ class NumberFormat:
     smallest_normal: float
     smallest_subnormal: float
     eps: float
+
+    @property
+    def zero_below(self) -> float:
+        """Magnitudes up to this one (included: the tie goes to the even 0) round to 0."""
+        return self.smallest_subnormal / 2
+
+    @property
+    def inf_from(self) -> float:
+        """Magnitudes from this one on (included: the tie goes to the even inf) round to inf."""
+        return self.max + 2.0 ** (math.floor(math.log2(self.max)) - self.mantissa_bits) / 2
 
 
 def number_format(dtype: torch.dtype) -> NumberFormat:
@@ -571,15 +584,15 @@ def measure_throughput(make_model, batch_size: int, steps: int, warmup: int, dev
 def loss_scale_figure(values: Tensor, log2_scale: float, dtype: torch.dtype = torch.float16,
                       lang: str | None = None):
     """Histogram of ``log2 |value * 2^log2_scale|`` over the nonzero ``values``, with the range
-    of ``dtype``: below its smallest subnormal a value becomes 0, above its max inf. The title
-    gives both shares (``cast_outcome``). Returns the Figure."""
+    of ``dtype``: up to half its smallest subnormal a value becomes 0, from ``inf_from`` (just
+    above its max) inf. The title gives both shares (``cast_outcome``). Returns the Figure."""
     fmt = number_format(dtype)
     values = values[values != 0].double().abs()
     scale = 2.0**log2_scale
     exponents = torch.log2(values * scale)
     outcome = cast_outcome(values, dtype, scale)
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
-    low, high = math.log2(fmt.smallest_subnormal), math.log2(fmt.max)
+    low, high = math.log2(fmt.zero_below), math.log2(fmt.inf_from)
     ax.axvspan(min(float(exponents.min()), low) - 2, low, color="C3", alpha=0.15,
                label=t("lecture11.zone_zero", lang=lang))
     ax.axvspan(high, max(float(exponents.max()), high) + 2, color="C1", alpha=0.2,

@@ -131,12 +131,11 @@ def imagewoof(n: int | None = None, image_size: int = 96, seed: int = 0, root=No
     parts = datasets.load("imagewoof", root, size=side, val_fraction=0.0, seed=seed, lang=lang)
     g = torch.Generator().manual_seed(seed)
 
-    def tensors(part) -> tuple[Tensor, Tensor]:
-        keep = torch.randperm(len(part), generator=g)[:n] if n is not None else range(len(part))
-        images, labels = zip(*(part[int(i)] for i in keep), strict=True)
-        return torch.stack(images), torch.tensor(labels)
+    def subset(part) -> list[int] | None:
+        return None if n is None else torch.randperm(len(part), generator=g)[:n].tolist()
 
-    return Task("imagewoof", tensors(parts.train), tensors(parts.test), 10, "similar")
+    return Task("imagewoof", datasets.in_memory(parts.train, subset(parts.train)),
+                datasets.in_memory(parts.test, subset(parts.test)), 10, "similar")
 
 
 def load_task(name: str, n: int | None = None, seed: int = 0) -> Task:

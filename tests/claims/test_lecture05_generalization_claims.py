@@ -123,12 +123,20 @@ def test_accuracy_falls_as_the_input_noise_grows(noise_curves):
         assert all(np.diff(plain) < 0) and all(np.diff(noisy) < 0)
 
 
-def test_the_noise_trained_net_is_more_accurate_under_moderate_and_strong_noise(noise_curves):
-    i, j = SIGMAS.index(1.0), SIGMAS.index(1.5)
+def test_in_the_notebook_s_run_the_noise_trained_net_is_more_accurate_at_every_sigma(
+        noise_curves):
+    plain, noisy = noise_curves[0]  # seed 0: the run the notebook shows
+    assert all(n > p for p, n in zip(plain, noisy, strict=True))
+
+
+def test_the_noise_trained_net_is_reliably_more_accurate_only_from_sigma_1_on(noise_curves):
+    i = SIGMAS.index(1.0)
     gaps_moderate = [noisy[i] - plain[i] for plain, noisy in noise_curves.values()]
     assert np.mean(gaps_moderate) > 0.02 and min(gaps_moderate) > -0.01
     for plain, noisy in noise_curves.values():
-        assert noisy[j] > plain[j] + 0.01
+        assert all(noisy[j] > plain[j] + 0.01 for j in (SIGMAS.index(1.5), SIGMAS.index(2.0)))
+    clean_gaps = [noisy[0] - plain[0] for plain, noisy in noise_curves.values()]
+    assert min(clean_gaps) < 0 < max(clean_gaps)  # on clean signals the order depends on the seed
 
 
 def test_the_noise_trained_net_loses_less_accuracy_from_clean_to_moderate_noise(noise_curves):

@@ -458,6 +458,8 @@ def test_learned_shifts_after_each_relu_are_negative_in_every_seed_and_grow_with
     assert all(b < a for a, b in zip(means[1:], means[2:], strict=False))
     assert means[0].abs() < 0.1
     assert [round(m, 2) for m in means[1:].tolist()] == [-0.66, -0.99, -1.34, -1.76]
+    growing = [all(b < a for a, b in zip(run[1:], run[2:], strict=False)) for run in shift.tolist()]
+    assert sum(growing) == 9  # "from place to place in nine runs of ten"
 
 
 def test_learned_scales_grow_at_the_input_and_most_at_the_last_place_and_stay_near_1_between(

@@ -44,9 +44,11 @@ def avoided(row: dict[str, str]) -> dict[str, list[str]]:
 
 
 def pattern(stem: str) -> re.Pattern:
-    """A stem of the avoid column as a regex: ``*`` any letters, ``#`` a digit, ``$`` word end."""
+    """A stem of the avoid column as a regex: ``*`` any letters, ``#`` a digit, ``$`` word end.
+    A word right after a hyphen is part of a command-line option (``--profile full``), not
+    prose, and does not match."""
     body = re.escape(stem.rstrip("$")).replace(r"\*", r"\w*").replace(r"\#", r"\d")
-    return re.compile(rf"(?<!\w){body}" + (r"(?!\w)" if stem.endswith("$") else ""),
+    return re.compile(rf"(?<![\w-]){body}" + (r"(?!\w)" if stem.endswith("$") else ""),
                       re.IGNORECASE)
 
 

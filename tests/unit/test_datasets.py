@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch.utils.data import TensorDataset
 
 from course_lib import datasets
 from course_lib.i18n import CourseError
@@ -171,3 +172,12 @@ def test_messages_show_paths_relative_to_the_repository_or_course_data(tmp_path)
     env = {"COURSE_DATA": str(tmp_path)}
     assert shown(tmp_path / "imagewoof2-320", environ=env) == "$COURSE_DATA/imagewoof2-320"
     assert shown("/elsewhere/x", environ={}) == "/elsewhere/x"
+
+
+def test_in_memory_reads_a_dataset_or_its_chosen_indices_into_two_tensors():
+    images = torch.arange(5 * 3 * 2 * 2, dtype=torch.float32).reshape(5, 3, 2, 2)
+    part = TensorDataset(images, torch.tensor([4, 3, 2, 1, 0]))
+    x, y = datasets.in_memory(part, batch_size=2)
+    assert torch.equal(x, images) and y.tolist() == [4, 3, 2, 1, 0]
+    x, y = datasets.in_memory(part, [3, 0])
+    assert torch.equal(x, images[[3, 0]]) and y.tolist() == [1, 4] and y.dtype == torch.int64

@@ -538,7 +538,8 @@ def test_course_runs_pointing_at_a_file_is_refused_before_any_training(tmp_path,
     plain = tmp_path / "runs.txt"
     plain.write_text("not a folder")
     monkeypatch.setenv("COURSE_RUNS", str(plain))
-    for call in (lambda: E.run(TINY), lambda: E.run_grid([TINY], progress=False, lang="sk")):
+    for call in (lambda: E.run(TINY), lambda: E.run_grid([TINY], progress=False, lang="sk"),
+                 lambda: L.shift_means(TINY)):
         with pytest.raises(CourseError) as err:
             call()
         assert err.value.key == "experiments.cache_unwritable" and "COURSE_RUNS" in str(err.value)
@@ -664,6 +665,17 @@ def test_shift_means_train_the_run_again_measure_it_and_cache_the_result(tmp_pat
     assert [p.name for p in tmp_path.iterdir()] == [L.shift_means_name(config)]
     monkeypatch.setattr(E, "train_model", None)  # a second call reads the file
     assert L.shift_means(config, cache=tmp_path) == result
+
+
+def test_shift_means_are_returned_with_a_warning_when_their_file_cannot_be_written(
+        tmp_path, monkeypatch):
+    def full_disk(path, obj):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(E, "write_json", full_disk)
+    with pytest.warns(UserWarning, match="No space left on device"):
+        result = L.shift_means(TINY, cache=tmp_path)
+    assert result["key"] == TINY.key() and list(tmp_path.iterdir()) == []
 
 
 def test_a_section_shows_the_quick_runs_with_a_message_when_the_full_ones_are_missing(

@@ -31,6 +31,17 @@ def test_number_format_reads_bits_and_limits_from_finfo(dtype, exponent, mantiss
     assert torch.tensor(fmt.smallest_subnormal / 2.1, dtype=dtype) == 0
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_a_cast_rounds_to_0_up_to_half_the_smallest_subnormal_and_to_inf_from_inf_from(dtype):
+    fmt = scale.number_format(dtype)
+    cast = lambda x: float(torch.tensor(x, dtype=torch.float64).to(dtype))  # noqa: E731
+    assert cast(fmt.zero_below) == 0
+    assert cast(fmt.zero_below * 1.01) == fmt.smallest_subnormal
+    assert cast(fmt.smallest_subnormal * 0.75) == fmt.smallest_subnormal
+    assert cast(fmt.inf_from) == float("inf")
+    assert cast((fmt.max + fmt.inf_from) / 2) == fmt.max
+
+
 def test_number_formats_lists_float32_bfloat16_float16():
     assert [f.name for f in scale.number_formats()] == ["float32", "bfloat16", "float16"]
 

@@ -117,10 +117,11 @@ def test_trial_lines_look_like_the_lecture_log(lang, capsys):
     lines = capsys.readouterr().out.splitlines()
     rng = random.Random(0)
     lr, reg = SPACE["lr"].sample(rng), SPACE["reg"].sample(rng)
-    params = f"lr: {format_number(lr, '.2e', lang)}, reg: {format_number(reg, '.2e', lang)}"
+    between = ", " if lang == "en" else "; "  # numbers with a decimal comma: semicolons
+    params = f"lr: {format_number(lr, '.2e', lang)}{between}reg: {format_number(reg, '.2e', lang)}"
     assert lines[0] == t("search.trial", lang=lang, val_acc=0.527, params=params, i=0, n=2)
     if lang == "sk":
-        assert lines[0].startswith("val. presnosť: 0,527, lr: ") and "e-0" in lines[0]
+        assert lines[0].startswith("val. presnosť: 0,527; lr: ") and "e-0" in lines[0]
     if lang == "en":
         assert lines[0] == f"val acc: 0.527, lr: {lr:.2e}, reg: {reg:.2e}, (0 / 2)"
     assert lines[1].endswith("(1 / 2)")
@@ -167,13 +168,12 @@ def test_round_headers_separate_decimal_comma_bounds_with_a_semicolon():
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_table_and_html(lang):
     results = random_search(peaked, SPACE, n_trials=6, verbose=False, lang=lang)
-    text = results.table(top=3)
-    lines = text.splitlines()
-    assert len(lines) == 4 and t("search.val_acc", lang=lang) in lines[0]
+    lines = str(results.table(top=3)).splitlines()
+    assert len(lines) == 5 and t("search.val_acc", lang=lang) in lines[0]  # header, rule, 3 rows
     best = results.best
-    assert format_number(best["val_acc"], ".3f", lang) in lines[1]
-    assert format_number(best["lr"], ".2e", lang) in lines[1]
-    assert str(results) == results.table()
+    assert format_number(best["val_acc"], ".3f", lang) in lines[2]
+    assert format_number(best["lr"], ".2e", lang) in lines[2]
+    assert str(results) == str(results.table())
     html = results._repr_html_()
     assert html.startswith("<table>") and html.count("<tr>") == 7
     assert isinstance(results, Results)

@@ -47,7 +47,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import io
 import json
 import os
 import sys
@@ -64,7 +63,7 @@ from torch.utils.data import TensorDataset
 from ... import data, datasets, models
 from ...execution import pick_device
 from ...i18n import CourseError, t
-from ...training import write_atomically
+from ...training import write_json
 from . import baselines, report, toy_task
 from .algorithms import GATE_LR
 
@@ -163,13 +162,6 @@ def pad32(part: TensorDataset) -> TensorDataset:
     return TensorDataset(F.pad(x, (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2)), y)
 
 
-def tensors(part) -> TensorDataset:
-    """An image-folder dataset read once into memory: images ``(N, 3, s, s)``, labels ``(N,)``
-    (the merging code trains on tensors)."""
-    xs, ys = zip(*torch.utils.data.DataLoader(part, batch_size=256), strict=True)
-    return TensorDataset(torch.cat(xs), torch.cat(ys))
-
-
 def available(config: Config, root=None) -> bool:
     """Whether ``config`` can run here: Imagewoof configs need the dataset in ``COURSE_DATA``
     (or ``root``); the others always run (CIFAR-100 has its stand-in)."""
@@ -191,7 +183,8 @@ def task(config: Config, root=None, lang: str | None = None):
     if name == "imagewoof":
         parts = datasets.load("imagewoof", root, size=config.image_size, seed=0,
                               limit=config.limit, lang=lang)
-        splits = data.Splits(*(tensors(p) for p in (parts.train, parts.val, parts.test)))
+        splits = data.Splits(*(TensorDataset(*datasets.in_memory(p))
+                               for p in (parts.train, parts.val, parts.test)))
         if config.model == "lenet":
             return splits, partial(models.LeNet, 10, 3, config.image_size), name
         return splits, partial(models.resnet18, num_classes=10), name
@@ -234,17 +227,6 @@ def load(config: Config, cache: Path | None = None, root=None) -> dict | None:
             with (folder / name).open(encoding="utf-8") as f:
                 return json.load(f)
     return None
-
-
-def write_json(path: Path, obj) -> None:
-    """``obj`` as UTF-8 JSON, atomically, readable by all."""
-    def dump(f) -> None:
-        text = io.TextIOWrapper(f, encoding="utf-8")
-        json.dump(obj, text, indent=1)
-        text.flush()
-        text.detach()
-
-    write_atomically(path, dump, permissions=0o644)
 
 
 def _device(config: Config, splits, make_model, device) -> torch.device:
@@ -301,7 +283,7 @@ def run(config: Config, cache: Path | None | bool = None, device=None, root=None
     record = compute(config, device, root, lang)
     if cache is not False:
         folder = Path(cache) if cache is not None else cache_dir()
-        write_json(folder / resolved(config, root).file_name(), record)
+        write_json(folder / resolved(config, root).file_name(), record, indent=1)
     return record
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -474,6 +475,7 @@ def online_learning(arch: str = "mlp", steps: int = ONLINE_STEPS, lr: float = ON
     found = runner.find_file(name, cache)
     if found is not None:
         return _localized(json.loads(found.read_text(encoding="utf-8")), lang)
+    folder = runner.writable_cache(cache, lang)
     sizes = SIZES["quick"][10]
     x, y, _, _, x_test, y_test = runner.task_data(sizes["dataset"], sizes["n_train"],
                                                   sizes["n_val"], sizes["n_test"])
@@ -503,9 +505,17 @@ def online_learning(arch: str = "mlp", steps: int = ONLINE_STEPS, lr: float = ON
         results[variant] = {"steps": [i + 1 for i in kept],
                             "train_error_ema": [round(ema[i], 5) for i in kept],
                             "test_error": round(test_error, 5), "error": None}
-    runner.write_json(
-        (cache if cache is not None else runner.cache_dir()) / name, results)
+    _store(folder / name, results, lang)
     return _localized(results, lang)
+
+
+def _store(path: Path, result: dict, lang: str | None = None) -> None:
+    """Cache ``result`` in ``path``; a file that cannot be written only gives a warning."""
+    try:
+        runner.write_json(path, result)
+    except OSError as error:
+        warnings.warn(t("experiments.run_not_saved", lang=lang, path=path,
+                        reason=error.strerror or str(error)), stacklevel=3)
 
 
 def _localized(results: dict, lang: str | None) -> dict:
@@ -572,16 +582,19 @@ def shift_means(config: RunConfig, cache=None, device=None) -> dict:
     """``{"key", "test_error", "diverged", "layers": shift_input_means(...)}`` of the run
     ``config``, trained again on ``device`` (``runner.train_model``; on the CPU the same
     numbers as its cached record) and measured on its training part; cached as
-    ``shift_means_name(config)`` (see ``runner.search_dirs``)."""
+    ``shift_means_name(config)`` (see ``runner.search_dirs``). As with the runs, a cache that
+    cannot be written is refused before training, and a file that fails to write is only
+    warned about (the result is returned)."""
     name = shift_means_name(config)
     found = runner.find_file(name, cache)
     if found is not None:
         return json.loads(found.read_text(encoding="utf-8"))
+    folder = runner.writable_cache(cache, None)
     record, model = runner.train_model(config, device)
     x_train = runner.on_device(runner.data_of(config), torch.device(device or "cpu")).x_train
     result = {"key": config.key(), "test_error": record["test_error"],
               "diverged": record["diverged"], "layers": shift_input_means(model, x_train)}
-    runner.write_json((Path(cache) if cache is not None else runner.cache_dir()) / name, result)
+    _store(folder / name, result)
     return result
 
 

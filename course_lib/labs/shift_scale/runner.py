@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
 import math
 import os
@@ -81,7 +80,7 @@ from tqdm.auto import tqdm
 from ...i18n import CourseError, t
 from ...models import RESNET_VARIANTS, THESIS_ARCHS, resnet20_variant, thesis_net
 from ...normalization import VARIANTS, Scale, Shift, check_order
-from ...training import ema_curve, evaluate, progress_enabled, write_atomically
+from ...training import ema_curve, evaluate, progress_enabled, write_json
 from .tasks import CLASSES, DATASETS, Task, task_data
 
 ARCHS = (*THESIS_ARCHS, "resnet20")
@@ -216,7 +215,7 @@ def can_write(folder: Path) -> bool:
     return False
 
 
-def _writable_cache(cache: Path | None, lang: str | None) -> Path:
+def writable_cache(cache: Path | None, lang: str | None) -> Path:
     """The cache folder new runs go to, checked before any training starts."""
     folder = Path(cache) if cache is not None else cache_dir()
     if not can_write(folder):
@@ -255,17 +254,6 @@ def find_file(name: str, cache: Path | None = None) -> Path | None:
 def find(config: RunConfig, cache: Path | None = None) -> Path | None:
     """The cached file of ``config``, or None."""
     return find_file(config.file_name(), cache)
-
-
-def write_json(path: Path, obj) -> None:
-    """Write ``obj`` as UTF-8 JSON atomically (``training.write_atomically``), readable by all."""
-    def dump(f) -> None:
-        text = io.TextIOWrapper(f, encoding="utf-8")
-        json.dump(obj, text, separators=(",", ":"))
-        text.flush()
-        text.detach()
-
-    write_atomically(path, dump, permissions=0o644)
 
 
 def data_of(config: RunConfig) -> Task:
@@ -449,7 +437,7 @@ def run(config: RunConfig, cache: Path | None = None, retrain: bool = False,
     record = None if retrain else load(config, cache)
     if record is not None:
         return record
-    folder = _writable_cache(cache, None)
+    folder = writable_cache(cache, None)
     return _save_or_keep(train(config, device), folder, None)
 
 
@@ -478,7 +466,7 @@ def run_grid(configs, cache: Path | None = None, progress: bool = True,
     records = {c: load(c, cache) for c in configs}
     missing = [c for c in configs if records[c] is None]
     if missing:
-        cache = _writable_cache(cache, lang)
+        cache = writable_cache(cache, lang)
     bar = tqdm(total=len(configs), desc=t("experiments.grid_bar", lang=lang),
                disable=not progress_enabled(progress))
     bar.update(len(configs) - len(missing))
