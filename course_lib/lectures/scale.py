@@ -328,14 +328,16 @@ class WorkerBatchNorm(nn.BatchNorm1d):
     it, each on its ``b = B / W`` rows (training mode; shape ``(B, C)``).
 
     ``sync=False`` (``nn.BatchNorm1d`` under DDP): every worker normalizes its rows with the
-    mean and variance of those ``b`` rows alone. ``sync=True`` (``nn.SyncBatchNorm``): the
-    workers add up their counts, sums and sums of squares (one all-reduce) and all normalize
-    with the mean and (biased) variance of the ``B`` rows::
+    mean and variance of those ``b`` rows alone. ``sync=True`` (``nn.SyncBatchNorm``): every
+    worker normalizes with the mean and (biased) variance of all ``B`` rows. SyncBatchNorm gets
+    them from each worker's count, mean and inverse standard deviation, exchanged with one
+    all-gather in the forward pass; this simulation computes the same statistics from the
+    workers' counts ``n_r``, sums ``S1_r`` and sums of squares ``S2_r``::
 
         mean = sum_r S1_r / sum_r n_r,   var = sum_r S2_r / sum_r n_r - mean^2
 
     Autograd then carries the gradient through the shared statistics, as SyncBatchNorm's
-    backward does with a second all-reduce. Running statistics are not kept.
+    backward does with one all-reduce. Running statistics are not kept.
     """
 
     def __init__(self, num_features: int, workers: int = 1, sync: bool = False, eps=1e-5):

@@ -232,7 +232,7 @@ def shown_profile(found: Callable[[str], bool], profile: str | None = None,
     name = _profile(profile)
     if name == "quick" or found(name):
         return name
-    echo(t("experiments.not_shipped", lang=lang, profile=name))
+    echo(t("experiments.not_shipped", lang=lang))
     return "quick"
 
 
