@@ -6,6 +6,8 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
+from course_lib import i18n
+
 settings.register_profile(
     "course", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -14,12 +16,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "course"))
 
 
 @pytest.fixture(autouse=True)
-def _seed_and_float64():
-    """Each test starts from the same seed; default dtype stays float32 outside the test."""
+def _seed_float64_and_language():
+    """Each test starts from the same seed; the default dtype and the course language a test
+    sets (``setup(lang=...)``) do not leak into the next test on the same worker."""
     torch.manual_seed(0)
-    dtype = torch.get_default_dtype()
+    dtype, lang = torch.get_default_dtype(), i18n.get_language()
     yield
     torch.set_default_dtype(dtype)
+    i18n.set_language(lang)
 
 
 @pytest.fixture

@@ -13,19 +13,20 @@ method                 teachers merging   fine-tuning   total
 ``error_driven``       T + T    M         F             B
 ``greedy``             T + T    M         F             B
 ``one_model``          .        .         B             B
-``bo3``                .        .         3 x (B // 3)  B
+``bo3``                .        .         3 x (B // 3)  3 (B // 3)
 ``teacher_finetuned``  T + T    .         M + F         B
 ``distillation``       T + T    .         M + F         B
 =====================  =======  ========  ============  ============
 
 ``ensemble`` is the joined model before training (the teachers' average, twice the size);
 ``joined`` the gated joined model after merging, before pruning (twice as wide as a teacher);
-``bo3`` trains three networks for a third of the budget each and keeps the best on validation;
+``bo3`` trains three networks for a third of the budget each (rounded down, so it spends up to
+two epochs less than ``B``) and keeps the best on validation;
 ``teacher_finetuned`` continues the teacher with the lower validation loss; ``distillation``
 trains a fresh network on ``alpha * soft + (1 - alpha) * hard`` from the two-teacher ensemble.
 ``greedy`` spends ``ceil(M / 2)`` epochs on the gates and shares the rest among its regression
-steps (``algorithms.greedy_split``). The last six rows spend the same budget ``B``
-(``EQUAL_BUDGET``); the first three are intermediate states.
+steps (``algorithms.greedy_split``). The last six rows spend the same budget ``B`` (bo3 up to
+two epochs less, see above; ``EQUAL_BUDGET``); the first three are intermediate states.
 
 All runs of one kind, over every seed, train together (``course_lib.stacked``: one step updates
 every run; run ``r`` draws its batches from its own seed); only the merging phases (the gated
@@ -290,7 +291,7 @@ def compare(make_model: Callable[[], nn.Module], splits, *, teacher_epochs: int,
         nets = fresh_runs(make_model, splits, budget // 3,
                           seeds=[b + k for b in base for k in (3, 4, 5)], **kw)
         found["bo3"] = [(_best(nets[3 * i: 3 * i + 3], splits, device), "-", "-",
-                         f"3 x {budget // 3}", budget) for i in range(len(seeds))]
+                         f"3 x {budget // 3}", 3 * (budget // 3)) for i in range(len(seeds))]
     if "teacher_finetuned" in wanted:
         best = [copy.deepcopy(_best(pair, splits, device)) for pair in pairs]
         found["teacher_finetuned"] = [(m, tt, "-", str(M + F_), budget)
