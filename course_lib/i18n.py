@@ -168,6 +168,12 @@ def format_number(value, spec: str = "g", lang: str | None = None) -> str:
     return format(text, f"{fill}{align}{width}") if width else text
 
 
+def list_separator(lang: str | None = None) -> str:
+    """What separates the items of a list of numbers in a sentence: ``"; "`` where the comma is
+    the decimal sign (sk, sr, ru), else ``", "``."""
+    return "; " if decimal_sign(lang) == "," else ", "
+
+
 def format_numbers(values, spec: str = "g", lang: str | None = None) -> str:
     """A list of numbers for a sentence: each by ``format_number``, separated by semicolons where
     the comma is the decimal sign (``"0,91; 0,76"`` in sk, sr and ru), else by commas.
@@ -175,7 +181,7 @@ def format_numbers(values, spec: str = "g", lang: str | None = None) -> str:
     ``values`` may be a list, a tuple, a NumPy array or a tensor; a matrix is written row by row,
     each row in brackets (``"[1,00; 0,86]; [0,86; 1,00]"``).
     """
-    separator = "; " if decimal_sign(lang) == "," else ", "
+    separator = list_separator(lang)
     rows = _number_list(values)
     return separator.join(
         f"[{format_numbers(v, spec, lang)}]" if _number_list(v) is not None

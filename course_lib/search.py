@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from . import validation as check
-from .i18n import CourseError, decimal_sign, format_number, t
+from .i18n import CourseError, format_number, list_separator, t
 from .tables import Table
 
 
@@ -194,8 +194,7 @@ def _check_space(space: dict, lang: str | None) -> None:
 
 
 def _trial_line(row: dict, space: dict, index: int, n: int, lang: str | None) -> str:
-    separator = "; " if decimal_sign(lang) == "," else ", "
-    params = separator.join(f"{name}: {format_value(row[name], lang)}" for name in space)
+    params = list_separator(lang).join(f"{name}: {format_value(row[name], lang)}" for name in space)
     return t("search.trial", lang=lang, val_acc=row["val_acc"], params=params, i=index, n=n)
 
 
@@ -237,7 +236,7 @@ def describe_space(space: dict, lang: str | None = None) -> str:
     With a decimal comma (sk, sr, ru) the bounds are separated by a semicolon:
     ``lr ∈ [1,00e-06; 1,00e-01] (log); ...``.
     """
-    between, parts = ("; " if decimal_sign(lang) == "," else ", "), []
+    between, parts = list_separator(lang), []
     for name, dist in space.items():
         if isinstance(dist, Choice):
             parts.append(f"{name} ∈ {{{between.join(map(str, dist.options))}}}")

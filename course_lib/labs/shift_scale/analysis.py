@@ -37,11 +37,9 @@ from __future__ import annotations
 
 import json
 import statistics
-import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import torch
 from torch.nn import functional as F
@@ -506,17 +504,8 @@ def online_learning(arch: str = "mlp", steps: int = ONLINE_STEPS, lr: float = ON
         results[variant] = {"steps": [i + 1 for i in kept],
                             "train_error_ema": [round(ema[i], 5) for i in kept],
                             "test_error": round(test_error, 5), "error": None}
-    _store(folder / name, results, lang)
+    runner.write_or_warn(folder / name, results, lang)
     return _localized(results, lang)
-
-
-def _store(path: Path, result: dict, lang: str | None = None) -> None:
-    """Cache ``result`` in ``path``; a file that cannot be written only gives a warning."""
-    try:
-        runner.write_json(path, result)
-    except OSError as error:
-        warnings.warn(t("experiments.run_not_saved", lang=lang, path=path,
-                        reason=error.strerror or str(error)), stacklevel=3)
 
 
 def _localized(results: dict, lang: str | None) -> dict:
@@ -595,7 +584,7 @@ def shift_means(config: RunConfig, cache=None, device=None) -> dict:
     x_train = runner.on_device(runner.data_of(config), torch.device(device or "cpu")).x_train
     result = {"key": config.key(), "test_error": record["test_error"],
               "diverged": record["diverged"], "layers": shift_input_means(model, x_train)}
-    _store(folder / name, result)
+    runner.write_or_warn(folder / name, result)
     return result
 
 

@@ -224,16 +224,23 @@ def writable_cache(cache: Path | None, lang: str | None) -> Path:
     return folder
 
 
-def _save_or_keep(record: dict, cache: Path, lang: str | None) -> dict:
-    """``save(record, cache)``; when the file cannot be written the trained run is kept in
-    memory, and a warning names the file."""
+def write_or_warn(path: Path, obj, lang: str | None = None, stacklevel: int = 2) -> None:
+    """``write_json(path, obj)``; a file that cannot be written only gives a warning that names
+    it (the result stays in memory). ``stacklevel`` as in ``warnings.warn``, counted from the
+    caller of this function (2: where that caller was called)."""
     try:
-        return save(record, cache)
+        write_json(path, obj)
     except OSError as error:
-        warnings.warn(t("experiments.run_not_saved", lang=lang,
-                        path=cache / config_of(record).file_name(),
-                        reason=error.strerror or str(error)), stacklevel=3)
-        return {**record, "widths": tuple(record["widths"])}
+        warnings.warn(t("experiments.run_not_saved", lang=lang, path=path,
+                        reason=error.strerror or str(error)), stacklevel=stacklevel + 1)
+
+
+def _save_or_keep(record: dict, cache: Path, lang: str | None) -> dict:
+    """Write ``record`` into ``cache`` under its config's file name (``write_or_warn``: when
+    the file cannot be written the trained run is kept in memory, and a warning names the file);
+    return it with ``widths`` as a tuple, as ``load`` gives it."""
+    write_or_warn(cache / config_of(record).file_name(), record, lang, stacklevel=3)
+    return {**record, "widths": tuple(record["widths"])}
 
 
 def search_dirs(cache: Path | None = None) -> list[Path]:
@@ -419,14 +426,6 @@ def load(config: RunConfig, cache: Path | None = None) -> dict | None:
             warnings.warn(t("experiments.damaged_run", path=path,
                             reason=str(error).splitlines()[0][:120]), stacklevel=2)
     return None
-
-
-def save(record: dict, cache: Path | None = None) -> dict:
-    """Write ``record`` into ``cache`` (default ``cache_dir()``) under its config's file name;
-    return it with ``widths`` as a tuple, as ``load`` gives it."""
-    config = config_of(record)
-    write_json((Path(cache) if cache is not None else cache_dir()) / config.file_name(), record)
-    return {**record, "widths": tuple(record["widths"])}
 
 
 def run(config: RunConfig, cache: Path | None = None, retrain: bool = False,
