@@ -57,8 +57,9 @@ test-unit: $(STAMP)
 # The full profile is meant for CUDA: the script refuses to start without it (on the CPU its
 # sizes and epochs would take hours), picks the workers from the GPUs and cores (WORKERS_FULL=n
 # overrides; rule in tools/full_profile.py) and prints the seconds of every notebook.
+# FULL_TIMEOUT=S stops it after S seconds and still prints the table of what ran.
 test-full: $(STAMP)
-	$(BIN)/python tools/full_profile.py
+	$(BIN)/python tools/full_profile.py $(if $(FULL_TIMEOUT),--timeout $(FULL_TIMEOUT))
 
 coverage: $(STAMP)
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --cov=course_lib --cov-report=term \

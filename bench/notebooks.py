@@ -9,12 +9,15 @@ notebook's time is the sum over its cells (kernel start-up not counted; the test
 parallel, so a busy machine shows). The report's suite time is the wall time of the whole run.
 ``--execute`` runs each notebook in a fresh kernel with nbclient, one after the other, in the
 quick profile, and times it from kernel start to the last cell: the time of a notebook alone.
-``--limit S`` names the notebooks that took more than ``S`` seconds.
+``--limit S`` names the notebooks that took more than ``S`` seconds. A notebook with fewer
+tests in the report than code cells did not finish (a run stopped by ``--timeout`` of
+``make test-full``, or one that failed before the end): the table names it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import re
@@ -48,6 +51,32 @@ def read_report(path: Path) -> tuple[dict[str, float], dict[str, float], float]:
     suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
     wall = max((float(s.get("time", 0.0)) for s in suites), default=0.0)
     return dict(notebooks), dict(groups), wall
+
+
+def unfinished(path: Path, notebooks_dir: Path = ROOT / "notebooks") -> dict[str, tuple[int, int]]:
+    """``{"sk/10_x.ipynb": (cells in the report, code cells of the notebook)}`` for every
+    notebook of the JUnit report ``path`` with fewer tests than code cells (nbval makes one
+    test per code cell)."""
+    reported: dict[str, int] = defaultdict(int)
+    for case in ET.parse(path).getroot().iter("testcase"):
+        parts = case.get("classname", "").split(".")
+        if parts[-1] == "ipynb" and len(parts) >= 4:
+            reported[f"{parts[-3]}/{'.'.join(parts[-2:])}"] += 1
+    short = {}
+    for name, count in reported.items():
+        notebook = notebooks_dir / name
+        if notebook.is_file():
+            cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+            code = sum(cell["cell_type"] == "code" for cell in cells)
+            if count < code:
+                short[name] = (count, code)
+    return short
+
+
+def print_unfinished(short: dict[str, tuple[int, int]]) -> None:
+    if short:
+        print("\nnot finished (cells run of code cells): " + ", ".join(
+            f"{name} ({ran} of {code})" for name, (ran, code) in sorted(short.items())))
 
 
 def execute(path: Path, timeout: int = 600) -> float:
@@ -134,5 +163,7 @@ def main(argv: list[str]) -> int:
     print_notebooks(notebooks, f"Notebooks in {args.report} (sum of cell times)")
     if args.limit is not None:
         print_over_limit(notebooks, args.limit)
+    print_unfinished({k: v for k, v in unfinished(args.report).items()
+                      if k.split("/")[0] in args.lang})
     print_groups(groups, sum(notebooks.values()), wall)
     return 0

@@ -304,14 +304,24 @@ def _batch_problem(out, y, error: Exception, lang: str | None) -> CourseError:
 
 
 def _finite_parameters(model: nn.Module) -> bool:
-    """Whether every parameter of ``model`` is finite (one synchronization with the GPU)."""
-    flags = [torch.isfinite(p).all() for p in model.parameters()]
-    return bool(torch.stack(flags).all()) if flags else True
+    """Whether every parameter of ``model`` is finite: the largest ``|w_i|`` of each parameter
+    (``torch._foreach_norm`` with ``ord=inf``, a fused kernel for all of them; NaN stays NaN)
+    is finite. One synchronization with the GPU."""
+    params = [p.detach() for p in model.parameters() if p.numel()]
+    if not params:
+        return True
+    by_dtype: dict[torch.dtype, list[torch.Tensor]] = {}
+    for peak in torch._foreach_norm(params, math.inf):
+        by_dtype.setdefault(peak.dtype, []).append(peak)  # no cast: float64's max is finite
+    flags = [torch.isfinite(torch.stack(peaks)).all() for peaks in by_dtype.values()]
+    return bool(torch.stack(flags).all())
 
 
-def grad_norm(model: nn.Module) -> torch.Tensor:
-    """L2 norm of all gradients of ``model`` as one vector: ``sqrt(sum_p ||grad_p||^2)``."""
-    grads = [p.grad.detach() for p in model.parameters() if p.grad is not None]
+def grad_norm(model: nn.Module | Iterable[nn.Parameter]) -> torch.Tensor:
+    """L2 norm of all gradients of ``model`` (or of a list of parameters) as one vector:
+    ``sqrt(sum_p ||grad_p||^2)``."""
+    params = model.parameters() if isinstance(model, nn.Module) else model
+    grads = [p.grad.detach() for p in params if p.grad is not None]
     return nn.utils.get_total_norm(grads) if grads else torch.zeros(())
 
 
@@ -537,10 +547,10 @@ class _EpochSteps:
             history.train_acc.append(self.correct / seen)
 
 
-def _clip(model: nn.Module, clip_norm: float | None, clip_value: float | None) -> None:
+def _clip(params: list[nn.Parameter], clip_norm: float | None, clip_value: float | None) -> None:
     """Clip the gradients in place, as torch does: by value first (``g_i <- clamp(g_i, -v, v)``),
     then by norm (``g <- g * min(1, c / ||g||)``, ``||g||`` over all gradients together)."""
-    params = [p for p in model.parameters() if p.grad is not None]
+    params = [p for p in params if p.grad is not None]
     if clip_value is not None:
         nn.utils.clip_grad_value_(params, clip_value)
     if clip_norm is not None:
@@ -558,6 +568,8 @@ def _train_epoch(runner: Runner, model: nn.Module, batches, optimizer, scaler, l
     ``(max norm, max value)``, see ``_clip``; the recorded norm is the one before clipping.
     """
     runner.net.train()
+    params = list(model.parameters())  # once per epoch: collecting them costs more than a tiny step
+    clipping = clip != (None, None)
     losses, sizes, lrs, norms = [], [], [], []
     correct, classification = torch.zeros((), device=runner.device), True
     for x, y in batches:
@@ -573,11 +585,12 @@ def _train_epoch(runner: Runner, model: nn.Module, batches, optimizer, scaler, l
                     raise CourseError("training.loss_not_scalar", lang=runner.lang,
                                       name="objective", got=getattr(loss, "shape", loss))
         scaler.scale(loss).backward()
-        if with_norms or clip != (None, None):
+        if with_norms or clipping:
             scaler.unscale_(optimizer)
         if with_norms:
-            norms.append(grad_norm(model))
-        _clip(model, *clip)
+            norms.append(grad_norm(params))
+        if clipping:
+            _clip(params, *clip)
         lrs.append(optimizer.param_groups[0]["lr"])
         scaler.step(optimizer)
         scaler.update()

@@ -17,14 +17,25 @@ hours on the CPU. With CUDA it runs pytest-xdist with ``W`` workers, one noteboo
 ``cores`` are the CPUs this process may run on (``os.sched_getaffinity``). Each kernel gets
 ``OMP_NUM_THREADS = cores // W`` threads; ``WORKERS_FULL=n`` overrides ``W``. Afterwards it prints
 the seconds of every notebook, per language, and the wall time (``python -m bench notebooks
---report build/test-full-report.xml``), naming the notebooks above ``LIMIT_S``.
+--report build/test-full-report.xml``), naming the notebooks above ``LIMIT_S`` and those that
+did not finish.
+
+``--timeout S`` stops the run after ``S`` seconds as Ctrl-C would (SIGINT to pytest and its
+workers), so that pytest still writes the report of the cells run so far and the table shows
+them; what is left after ``GRACE_S`` more seconds is killed. The kernels run in sessions of
+their own (jupyter_client starts them so) and stop with the workers that own them (nbval shuts
+them down; ipykernel exits when its parent is gone). On a GPU lent for a few
+minutes, give it a timeout below the one of the command around it (e.g. ``--timeout 480`` inside a
+600 s call), or a killed run leaves no report at all.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REPORT = "build/test-full-report.xml"
 NOTEBOOKS_PER_GPU = 8
 LIMIT_S = 240  # the issue's bound for one notebook in the full profile
+GRACE_S = 60  # after SIGINT: time for pytest to stop its workers and write the report
 
 
 def workers(gpus: int, cores: int, notebooks: int) -> int:
@@ -58,10 +70,32 @@ def commands(paths: list[str], n_workers: int, cores: int) -> tuple[dict, list[l
     return env, [pytest, table]
 
 
+def run_until(command: list[str], env: dict, timeout: float | None,
+              grace: float = GRACE_S) -> int:
+    """Run ``command`` in its own process group; after ``timeout`` seconds interrupt the group
+    (SIGINT, as Ctrl-C does), after ``grace`` more kill it. Returns the exit status."""
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"\n--timeout {timeout:g} s reached: stopping, the report keeps the cells run so far",
+              flush=True)
+        os.killpg(process.pid, signal.SIGINT)
+    try:
+        status = process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        status = None
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # workers that outlived pytest
+    return process.wait() if status is None else status
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="tools/full_profile.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
+    parser.add_argument("--timeout", type=float, default=None, metavar="S",
+                        help="stop after S seconds, keeping the report of what ran")
     parser.add_argument("paths", nargs="*", default=["notebooks"])
     args = parser.parse_args(argv)
     import torch
@@ -82,7 +116,7 @@ def main(argv: list[str]) -> int:
         for command in (pytest, table):
             print(" ".join(f"{k}={v}" for k, v in env.items()), shlex.join(command))
         return 0
-    status = subprocess.run(pytest, cwd=ROOT, env={**os.environ, **env}).returncode
+    status = run_until(pytest, {**os.environ, **env}, args.timeout)
     subprocess.run(table, cwd=ROOT)
     return status
 

@@ -21,8 +21,9 @@
 # package, the offline install says so, and --missing-only without it fetches everything.
 #
 # --test-full: only what `make test-full` needs, i.e. the packages the notebooks and course_lib
-# import and nbval with pytest-xdist (TEST_FULL below) with their dependencies, read from the
-# venv's package metadata for the target Python on Linux; no JupyterLab, slides or lint.
+# import and nbval with pytest-xdist (TEST_FULL below) with their dependencies, extras
+# included, read from the venv's package metadata for the target Python on Linux
+# (tools/requirements_closure.py); no JupyterLab, slides or lint.
 # For the smallest transfer: download --missing-only FREEZE --test-full.
 #
 # Options: --dry-run (print the commands, change nothing), --dest DIR (default wheels/py312),
@@ -93,33 +94,7 @@ needed() {  # with --test-full: the lines of stdin in the dependency closure of 
     if ((!test_full)); then cat; return; fi
     # Names, normalized as pip does, one per line; then keep the stdin lines that name one.
     local names
-    names=$("$venv/bin/python" - "$python_version" "${TEST_FULL[@]}" <<'PY'
-import importlib.metadata as md
-import re
-import sys
-
-from packaging.requirements import Requirement
-
-version, roots = sys.argv[1], sys.argv[2:]
-target = {"python_version": version, "python_full_version": f"{version}.0", "os_name": "posix",
-          "sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64",
-          "implementation_name": "cpython", "platform_python_implementation": "CPython",
-          "extra": ""}
-def norm(name):
-    return re.sub(r"[-_.]+", "-", name).lower()
-seen, todo = set(), [norm(name) for name in roots]
-while todo:
-    name = todo.pop()
-    if name in seen:
-        continue
-    seen.add(name)
-    for line in md.distribution(name).requires or []:
-        requirement = Requirement(line)
-        if requirement.marker is None or requirement.marker.evaluate(target):
-            todo.append(norm(requirement.name))
-print("\n".join(sorted(seen)))
-PY
-)
+    names=$("$venv/bin/python" tools/requirements_closure.py "$python_version" "${TEST_FULL[@]}")
     awk -v names="$names" '
         function norm(name) { name = tolower(name); gsub(/[-_.]+/, "-", name); return name }
         BEGIN { n = split(names, list, "\n"); for (i = 1; i <= n; i++) keep[list[i]] = 1 }

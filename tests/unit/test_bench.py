@@ -1,6 +1,8 @@
 """bench/: the notebook timing table, the fit-against-a-loop throughput benchmark and the
 stacked-against-one-by-one benchmark, each on tiny cases so that they run on the CPU."""
 
+import json
+
 import pytest
 import torch
 
@@ -47,6 +49,21 @@ def test_the_notebooks_above_the_limit_are_named_slowest_first(tmp_path, capsys)
             in capsys.readouterr().out.splitlines())
     assert main(["notebooks", "--report", str(path), "--limit", "240"]) == 0
     assert "no notebook above 240 s (slowest: 4.0 s)" in capsys.readouterr().out.splitlines()
+
+
+def test_a_notebook_with_fewer_tests_than_code_cells_is_named_unfinished(tmp_path, capsys):
+    path = tmp_path / "report.xml"
+    path.write_text(REPORT)
+    folder = tmp_path / "notebooks"
+    for name, code_cells in (("sk/00_pytorch_basics.ipynb", 2), ("ru/00_pytorch_basics.ipynb", 3),
+                             ("sr/01_neuron_activations.ipynb", 1)):
+        cells = [{"cell_type": "markdown"}] + [{"cell_type": "code"}] * code_cells
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(json.dumps({"cells": cells}))
+    assert notebooks.unfinished(path, folder) == {"ru/00_pytorch_basics.ipynb": (1, 3)}
+    notebooks.print_unfinished(notebooks.unfinished(path, folder))
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "not finished (cells run of code cells): ru/00_pytorch_basics.ipynb (1 of 3)")
 
 
 def test_the_hand_written_loop_does_the_same_training_as_fit():

@@ -11,6 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tools" / "gpu_wheels.sh"
 VENV = Path(sys.executable).parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from requirements_closure import closure  # noqa: E402
 
 
 def dry_run(*args: str) -> list[str]:
@@ -135,6 +138,28 @@ def test_test_full_keeps_what_the_notebooks_and_nbval_need_without_jupyterlab(gp
                               "--test-full", "--dry-run"], capture_output=True, text=True,
                              timeout=60)
     assert refused.returncode == 2 and "--test-full" in refused.stderr
+
+
+def installed(site: Path, name: str, *requires: str) -> None:
+    """A package ``name`` 1.0 in ``site`` as pip records it: a dist-info folder with METADATA."""
+    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", "Version: 1.0",
+             *(f"Requires-Dist: {line}" for line in requires)]
+    (info / "METADATA").write_text("\n".join(lines) + "\n")
+
+
+def test_the_closure_follows_extras_and_markers_of_the_target_python(tmp_path):
+    installed(tmp_path, "notebook-runner", "Page_Renderer[CSS]>=1", "colours; extra == 'docs'",
+              "backport; python_version < '3.11'", "winconsole; sys_platform == 'win32'")
+    installed(tmp_path, "page-renderer", "html-parts", "css-parser; extra == 'css'")
+    installed(tmp_path, "css-parser", "tokens")
+    for name in ("html-parts", "tokens", "colours", "backport", "winconsole"):
+        installed(tmp_path, name)
+    # bleach[css] of nbconvert is such a case: tinycss2 is required only through the extra.
+    assert closure(["notebook-runner"], "3.12", path=[str(tmp_path)]) == {
+        "notebook-runner", "page-renderer", "html-parts", "css-parser", "tokens"}
+    assert "backport" in closure(["notebook-runner"], "3.10", path=[str(tmp_path)])
 
 
 def test_install_is_offline_on_top_of_the_machines_torch():

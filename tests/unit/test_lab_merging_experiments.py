@@ -28,6 +28,15 @@ def test_a_record_is_written_once_and_read_back(record):
     assert first["config"]["splits"] == [list(s) for s in TINY.splits]
 
 
+def test_recompute_trains_again_over_a_cached_record(record, tmp_path):
+    _, first = record
+    stale = tmp_path / TINY.file_name()
+    stale.write_text(json.dumps({**first, "rows": []}), encoding="utf-8")
+    again = ex.run(TINY, cache=tmp_path, recompute=True)
+    assert again["rows"] == first["rows"]  # the same training, not the cached file
+    assert json.loads(stale.read_text(encoding="utf-8")) == again
+
+
 def test_one_model_and_bo3_are_trained_once_and_shared_by_the_splits(record):
     _, rec = record
     shared = [r for r in rec["rows"] if r["split"] == "shared"]

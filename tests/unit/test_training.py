@@ -537,6 +537,20 @@ def test_nan_weights_with_a_finite_loss_are_not_saved_either(tmp_path):
     assert history.epochs == 2 and load_checkpoint(path, mlp())["epoch"] == 1
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_one_non_finite_weight_anywhere_makes_the_model_not_finite(bad, dtype):
+    model = mlp().to(dtype)
+    model.register_parameter("empty", nn.Parameter(torch.zeros(0, dtype=dtype)))
+    model.register_parameter("wide", nn.Parameter(torch.full((2,), 1e300, dtype=torch.float64)))
+    with torch.no_grad():
+        model[0].weight[0, 0] = torch.finfo(dtype).max  # huge, but finite
+    assert training._finite_parameters(model)
+    with torch.no_grad():
+        model[3].bias[-1] = bad
+    assert not training._finite_parameters(model)
+
+
 @pytest.mark.parametrize("cut", [0.5, 0.9])
 def test_a_checkpoint_cut_anywhere_is_explained_not_a_bare_os_error(tmp_path, cut):
     path = saved_checkpoint(tmp_path / "c.pt")

@@ -272,11 +272,11 @@ def _rows(config: Config, splits, make_model, device) -> list[dict]:
 
 
 def run(config: Config, cache: Path | None | bool = None, device=None, root=None,
-        lang: str | None = None) -> dict:
+        lang: str | None = None, recompute: bool = False) -> dict:
     """The record of ``config``: from the cache (``load``), else computed (``compute``) and
     written to ``cache`` (default ``cache_dir()``). ``cache=False`` always computes and writes
-    nothing."""
-    if cache is not False:
+    nothing; ``recompute=True`` computes and writes, whatever is cached (to time a run)."""
+    if cache is not False and not recompute:
         record = load(config, cache, root)
         if record is not None:
             return record
@@ -352,13 +352,16 @@ def show_imagewoof(config: Config, profile: str, lang: str | None = None, device
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m course_lib.labs.merging.experiments [--profile P] [--out DIR] [NAME ...]``:
-    compute the records of a profile (all, or the named ones) that are not cached yet."""
+    """``python -m course_lib.labs.merging.experiments [--profile P] [--out DIR] [--recompute]
+    [NAME ...]``: compute the records of a profile (all, or the named ones) that are not cached
+    yet (all of them with ``--recompute``)."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("names", nargs="*", help="experiments (default: all of the profile)")
     parser.add_argument("--profile", default="full", choices=sorted(EXPERIMENTS))
     parser.add_argument("--out", type=Path, default=None, help="folder (default: the cache)")
     parser.add_argument("--device", default=None)
+    parser.add_argument("--recompute", action="store_true",
+                        help="train even when a record is cached (e.g. to time it)")
     args = parser.parse_args(argv)
     configs = EXPERIMENTS[args.profile]
     total = time.perf_counter()
@@ -367,7 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name}: skipped, {configs[name].dataset} is not in "
                   f"{datasets.shown(datasets.folder(configs[name].dataset))}", flush=True)
             continue
-        record = run(configs[name], cache=args.out, device=args.device)
+        record = run(configs[name], cache=args.out, device=args.device,
+                     recompute=args.recompute)
         print(f"{name}: {record['dataset']} on {record['device']}, {record['seconds']} s "
               f"(when computed)", flush=True)
     print(f"total {time.perf_counter() - total:.1f} s", flush=True)
