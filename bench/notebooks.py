@@ -31,6 +31,15 @@ REPORT = ROOT / "build" / "test-report.xml"
 LANGS = ("sk", "sr", "ru")
 
 
+def notebook_of(classname: str) -> str | None:
+    """``sk/00_x.ipynb`` for the JUnit classname of an nbval cell
+    (``notebooks.sk.00_x.ipynb``), None for any other test."""
+    parts = classname.split(".")
+    if classname.endswith(".ipynb") and len(parts) >= 4:
+        return f"{parts[-3]}/{'.'.join(parts[-2:])}"
+    return None
+
+
 def read_report(path: Path) -> tuple[dict[str, float], dict[str, float], float]:
     """From a pytest JUnit XML report: seconds per notebook (``sk/00_x.ipynb``), seconds per
     group of other tests (``tests/unit``, ...), and the wall time of the whole run.
@@ -43,10 +52,11 @@ def read_report(path: Path) -> tuple[dict[str, float], dict[str, float], float]:
     groups: dict[str, float] = defaultdict(float)
     for case in root.iter("testcase"):
         classname, seconds = case.get("classname", ""), float(case.get("time", 0.0))
-        parts = classname.split(".")
-        if classname.endswith(".ipynb") and len(parts) >= 4:
-            notebooks[f"{parts[-3]}/{'.'.join(parts[-2:])}"] += seconds
+        notebook = notebook_of(classname)
+        if notebook is not None:
+            notebooks[notebook] += seconds
         else:
+            parts = classname.split(".")
             groups["/".join(parts[:2]) if len(parts) > 2 else parts[0]] += seconds
     suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
     wall = max((float(s.get("time", 0.0)) for s in suites), default=0.0)
@@ -59,9 +69,9 @@ def unfinished(path: Path, notebooks_dir: Path = ROOT / "notebooks") -> dict[str
     test per code cell)."""
     reported: dict[str, int] = defaultdict(int)
     for case in ET.parse(path).getroot().iter("testcase"):
-        parts = case.get("classname", "").split(".")
-        if parts[-1] == "ipynb" and len(parts) >= 4:
-            reported[f"{parts[-3]}/{'.'.join(parts[-2:])}"] += 1
+        notebook = notebook_of(case.get("classname", ""))
+        if notebook is not None:
+            reported[notebook] += 1
     short = {}
     for name, count in reported.items():
         notebook = notebooks_dir / name
